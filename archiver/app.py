@@ -1,0 +1,206 @@
+"""create_app(): one Starlette app with the ingest API, Datasette mounted at /, scoped CORS.
+
+All writes, ours and the insert API's, go through Datasette's single write thread, so they
+never fight over SQLite's write lock.
+"""
+
+import logging
+import re
+import sqlite3
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from datasette.app import Datasette
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+
+from . import __version__
+from .db import archive_stats, ensure_secret, open_db, prepare_capture, save_capture
+from .plugin import PLUGIN, WRITABLE_TABLES, authenticate
+from .reshape import BadJSON, NotAConversation
+from .tokens import bearer_token
+
+log = logging.getLogger("chatgpt_archiver")
+
+DEFAULT_ORIGINS = ("https://chatgpt.com", "https://chat.openai.com")
+DEFAULT_MAX_BODY = 100 * 1024 * 1024  # long conversations with tool output reach tens of MB
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+class ApiError(Exception):
+    def __init__(self, status, message, headers=None):
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers
+
+
+def error_response(status, message, headers=None):
+    """The one JSON error shape of our API."""
+    return JSONResponse(
+        {"ok": False, "error": message, "status": status}, status_code=status, headers=headers
+    )
+
+
+def is_loopback(host):
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+class ScopedCORS:
+    """CORS for the write endpoints only. Applying it to the whole app would let any script
+    on chatgpt.com read the archive's pages with a cross-origin fetch."""
+
+    def __init__(self, app, path_pattern, **cors_options):
+        self.app = app
+        self.pattern = re.compile(path_pattern)
+        self.cors = CORSMiddleware(app, **cors_options)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and self.pattern.fullmatch(scope["path"]):
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+def create_app(
+    db_path,
+    *,
+    public=False,
+    root=False,
+    cors_origins=DEFAULT_ORIGINS,
+    max_body=DEFAULT_MAX_BODY,
+    secret=None,
+):
+    """The whole server. ``public`` (bound beyond loopback) makes Datasette private: only
+    the signed-in root user may read, through the login URL ``root_login_path()`` gives."""
+    db_path = Path(db_path)
+    setup = open_db(db_path)  # creates and migrates before Datasette opens the file
+    secret = secret or ensure_secret(setup.conn)
+    setup.close()
+    name = db_path.stem
+    config = {"plugins": {PLUGIN: {"database": name}}}
+    if public:
+        config["allow"] = {"id": "root"}
+    ds = Datasette(
+        [str(db_path)],
+        config=config,
+        metadata={"title": "ChatGPT archive"},
+        secret=secret,
+        settings={
+            # A whole conversation must fit in one insert-API request.
+            "max_insert_rows": 100_000,
+            "max_post_body_bytes": max_body,
+        },
+    )
+    ds.root_enabled = bool(root or public)
+    archive = ds.get_database(name)
+
+    async def require_token(request):
+        token = bearer_token(request.headers.get("authorization"))
+        challenge = {"WWW-Authenticate": 'Bearer realm="chatgpt-archiver"'}
+        if token is None:
+            raise ApiError(401, "missing token: send Authorization: Bearer <token>", challenge)
+        token_name = await authenticate(archive, token)
+        if token_name is None:
+            challenge["WWW-Authenticate"] += ', error="invalid_token"'
+            raise ApiError(401, "invalid or revoked token", challenge)
+        return token_name
+
+    async def ingest(request):
+        token_name = await require_token(request)
+        body = await read_body(request, max_body)
+        capture = await run_in_threadpool(prepare_capture, body)
+        result = await archive.execute_write_fn(
+            lambda conn: save_capture(conn, capture, source="api", token_name=token_name)
+        )
+        return JSONResponse(
+            {"ok": True, **result.as_dict()}, status_code=200 if result.duplicate else 201
+        )
+
+    async def health(request):
+        return JSONResponse({"ok": True, "version": __version__})
+
+    async def stats(request):
+        await require_token(request)
+        return JSONResponse({"ok": True, **await archive.execute_fn(archive_stats)})
+
+    @asynccontextmanager
+    async def lifespan(app):
+        # Starlette does not pass lifespan events to mounted apps.
+        await ds.invoke_startup()
+        yield
+        await ds.invoke_shutdown()
+
+    tables = "|".join(WRITABLE_TABLES)
+    app = Starlette(
+        routes=[
+            Route("/api/conversations", ingest, methods=["POST"]),
+            Route("/api/health", health),
+            Route("/api/stats", stats),
+            Mount("/", app=ds.app()),
+        ],
+        middleware=[
+            Middleware(
+                ScopedCORS,
+                path_pattern=rf"/api/.*|/[^/]+/(?:{tables})/-/(?:insert|upsert)",
+                allow_origins=list(cors_origins),
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type"],
+                max_age=600,
+            )
+        ],
+        exception_handlers={
+            ApiError: handle_api_error,
+            BadJSON: handle_bad_json,
+            NotAConversation: handle_not_a_conversation,
+            sqlite3.Error: handle_archive_error,
+            Exception: handle_unexpected,
+        },
+        lifespan=lifespan,
+    )
+    app.state.datasette = ds
+    return app
+
+
+async def read_body(request, limit):
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        raise ApiError(413, f"request body is over the {limit} byte limit")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"request body is over the {limit} byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def handle_api_error(request, exc):
+    return error_response(exc.status, exc.message, exc.headers)
+
+
+async def handle_bad_json(request, exc):
+    return error_response(400, str(exc))
+
+
+async def handle_not_a_conversation(request, exc):
+    return error_response(422, str(exc))
+
+
+async def handle_archive_error(request, exc):
+    # Disk full, read-only file, locked: the transaction rolled back, nothing was written,
+    # and the client should keep the capture and retry later.
+    log.error("archive write failed: %s", exc)
+    return error_response(503, f"the archive cannot be written right now: {exc}")
+
+
+async def handle_unexpected(request, exc):
+    return error_response(500, "internal error; nothing was written")
+
+
+def root_login_path(app):
+    """Path of Datasette's one-time root login link (valid until used)."""
+    ds = app.state.datasette
+    return ds.urls.path(f"-/auth-token?token={ds._root_token}")

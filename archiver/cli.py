@@ -1,0 +1,278 @@
+"""Keep your own archive of your ChatGPT conversations."""
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .db import (
+    ArchiveError,
+    archive_stats,
+    open_db,
+    prepare_capture,
+    rebuild,
+    save_capture,
+    write_transaction,
+)
+from .reshape import BadJSON, NotAConversation, parse_json
+from .tokens import TokenError, create_token, list_tokens, revoke_token
+
+DEFAULT_DB = "archive.db"
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+
+db_argument = click.argument(
+    "db", required=False, default=DEFAULT_DB, type=click.Path(dir_okay=False)
+)
+
+
+def _open(path):
+    try:
+        return open_db(path)
+    except ArchiveError as e:
+        raise click.ClickException(str(e)) from None
+
+
+@click.group()
+@click.version_option(__version__, prog_name="chatgpt-archiver")
+def cli():
+    "Keep your own lossless, searchable archive of your ChatGPT conversations."
+
+
+@cli.command()
+@db_argument
+@click.option(
+    "-h",
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on. 127.0.0.1 keeps the archive on this machine; 0.0.0.0 exposes"
+    " it to the network, and then browsing needs the root login link printed at start.",
+)
+@click.option("-p", "--port", default=8001, show_default=True, type=int, help="Port to listen on.")
+@click.option("--root", is_flag=True, help="Print a one-time link that signs you in as root.")
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    help="Origin allowed to post captures from a web page (repeatable)."
+    " Default: https://chatgpt.com and https://chat.openai.com.",
+)
+@click.option(
+    "--max-body",
+    type=int,
+    default=None,
+    help="Largest accepted request body in bytes (default 100 MiB).",
+)
+def serve(db, host, port, root, cors_origins, max_body):
+    """Serve the ingest API and Datasette on one port.
+
+    Example:
+
+        chatgpt-archiver serve archive.db --port 8001
+    """
+    import uvicorn
+
+    from .app import DEFAULT_MAX_BODY, DEFAULT_ORIGINS, create_app, is_loopback, root_login_path
+
+    public = not is_loopback(host)
+    try:
+        app = create_app(
+            db,
+            public=public,
+            root=root,
+            cors_origins=cors_origins or DEFAULT_ORIGINS,
+            max_body=max_body or DEFAULT_MAX_BODY,
+        )
+    except ArchiveError as e:
+        raise click.ClickException(str(e)) from None
+    shown = f"[{host}]" if ":" in host else host
+    base = f"http://{shown}:{port}"
+    click.echo(f"Archive:  {Path(db).resolve()}")
+    click.echo(f"Browse:   {base}/")
+    click.echo(f"Ingest:   POST {base}/api/conversations (Authorization: Bearer <token>)")
+    if public or root:
+        click.echo(f"Sign in:  {base}{root_login_path(app)}  (one-time link)")
+    if public:
+        click.echo("Bound beyond loopback: the archive is readable only after signing in.")
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+@cli.group()
+def token():
+    "Create, list and revoke API tokens."
+
+
+@token.command(name="create")
+@db_argument
+@click.option("-n", "--name", required=True, help="A name to recognise the token by, e.g. laptop.")
+def token_create(db, name):
+    """Create a token and print it. It is shown this once: store it where you need it.
+
+    Example:
+
+        TOKEN=$(chatgpt-archiver token create --name laptop)
+    """
+    database = _open(db)
+    try:
+        with write_transaction(database) as conn:
+            secret = create_token(conn, name)
+    except TokenError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(secret)
+    click.echo(f"Token {name!r} created; it will not be shown again.", err=True)
+
+
+@token.command(name="list")
+@db_argument
+def token_list(db):
+    """List tokens: names, creation, last use. Secrets are never shown.
+
+    Example:
+
+        chatgpt-archiver token list
+    """
+    rows = list_tokens(_open(db).conn)
+    if not rows:
+        click.echo("No tokens. Create one with: chatgpt-archiver token create --name NAME")
+        return
+    click.echo(f"{'name':<20} {'created':<29} {'last used':<29} status")
+    for row in rows:
+        status = f"revoked {row['revoked_at']}" if row["revoked_at"] else "active"
+        click.echo(
+            f"{row['name']:<20} {row['created_at']:<29} {row['last_used_at'] or 'never':<29} {status}"
+        )
+
+
+@token.command(name="revoke")
+@db_argument
+@click.argument("name")
+def token_revoke(db, name):
+    """Revoke a token by name; it stops working at once, no restart needed.
+
+    Example:
+
+        chatgpt-archiver token revoke archive.db laptop
+    """
+    database = _open(db)
+    try:
+        with write_transaction(database) as conn:
+            revoke_token(conn, name)
+    except TokenError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"Token {name!r} revoked.")
+
+
+def _split_db(args):
+    """``import [DB] PATH...``: the first argument is the archive if it looks like one."""
+    first = Path(args[0])
+    if len(args) > 1 and (first.suffix in SQLITE_SUFFIXES or _is_sqlite(first)):
+        return args[0], args[1:]
+    return DEFAULT_DB, args
+
+
+def _is_sqlite(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
+@cli.command(name="import")
+@click.argument("args", nargs=-1, required=True, metavar="[DB] FILE...")
+def import_(args):
+    """Import conversations.json (a list) or single conversation JSON files.
+
+    Example:
+
+        chatgpt-archiver import archive.db conversations.json
+    """
+    db_path, files = _split_db(args)
+    database = _open(db_path)
+    totals = {"conversations": 0, "new": 0, "unchanged": 0, "messages": 0, "new_messages": 0}
+    failures = 0
+    for name in files:
+        try:
+            data = parse_json(Path(name).read_bytes())
+        except OSError as e:
+            click.echo(f"{name}: cannot read: {e.strerror}", err=True)
+            failures += 1
+            continue
+        except BadJSON as e:
+            click.echo(f"{name}: {e}", err=True)
+            failures += 1
+            continue
+        items = data if isinstance(data, list) else [data]
+        for index, item in enumerate(items):
+            label = _label(item, index)
+            try:
+                capture = prepare_capture(_dumps(item), data=item)
+                with write_transaction(database) as conn:
+                    result = save_capture(conn, capture, source=f"import:{Path(name).name}")
+            except NotAConversation as e:
+                click.echo(f"{name}: {label}: {e}", err=True)
+                failures += 1
+                continue
+            totals["conversations"] += 1
+            totals["unchanged" if result.duplicate else "new"] += 1
+            totals["messages"] += result.messages
+            totals["new_messages"] += result.new_messages
+    click.echo(
+        "Imported {conversations} conversations ({new} new or changed, {unchanged} unchanged),"
+        " {messages} messages ({new_messages} new) into {db}".format(**totals, db=db_path)
+    )
+    if failures:
+        raise click.ClickException(f"{failures} item(s) skipped, see above")
+
+
+def _label(item, index):
+    if isinstance(item, dict):
+        cid = item.get("conversation_id") or item.get("id")
+        if isinstance(cid, str):
+            return f"conversation {cid}"
+    return f"item {index}"
+
+
+def _dumps(item):
+    return json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+@cli.command(name="rebuild")
+@db_argument
+def rebuild_(db):
+    """Re-derive all conversation and message rows from the stored raw captures, e.g.
+    after upgrading to a better reshaper. Captured history is never lost.
+
+    Example:
+
+        chatgpt-archiver rebuild archive.db
+    """
+    database = _open(db)
+    with write_transaction(database) as conn:
+        replayed, skipped = rebuild(conn)
+    click.echo(f"Rebuilt from {replayed} captures" + (f" ({skipped} unreadable)" if skipped else ""))
+
+
+@cli.command()
+@db_argument
+def stats(db):
+    """Counts, and content types the archiver did not recognise (format drift).
+
+    Example:
+
+        chatgpt-archiver stats
+    """
+    click.echo(json.dumps(archive_stats(_open(db).conn), indent=2))
+
+
+@cli.command()
+def schema():
+    """Print the SQL schema of a new archive (what schema.sql holds).
+
+    Example:
+
+        chatgpt-archiver schema > schema.sql
+    """
+    sys.stdout.write(open_db(":memory:").schema + "\n")

@@ -1,0 +1,324 @@
+"""Opening the archive and writing captures to it.
+
+One path writes a capture: ``save_capture`` (raw capture + derived rows, in the caller's
+transaction). The server runs it on Datasette's single write thread; the CLI inside
+``write_transaction``. Neither ever deletes a message: later captures add and update.
+"""
+
+import gzip
+import hashlib
+import json
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import sqlite_utils
+
+from .migrations import migrations
+from .reshape import (
+    CONVERSATION_COLUMNS,
+    CONVERSATION_TABLE,
+    MESSAGE_COLUMNS,
+    MESSAGE_TABLE,
+    NotAConversation,
+    parse_json,
+    reshape_conversation,
+)
+
+
+class ArchiveError(Exception):
+    """The archive cannot be opened or written (locked, read-only, full, not SQLite)."""
+
+
+def open_db(path, *, migrate=True):
+    """The one way to open an archive: WAL on, migrations applied."""
+    try:
+        db = sqlite_utils.Database(path)
+        db.conn.execute("PRAGMA busy_timeout = 10000")
+        if migrate:
+            db.enable_wal()
+            migrations.apply(db)
+    except sqlite3.DatabaseError as e:
+        raise ArchiveError(f"cannot open {path}: {e}") from None
+    return db
+
+
+def now_iso():
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@contextmanager
+def write_transaction(db):
+    """BEGIN IMMEDIATE: take the write lock before reading what we will write against, so a
+    concurrent writer (a running server) cannot slip in between."""
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.rollback()
+        raise
+    conn.commit()
+
+
+@dataclass
+class Capture:
+    """A parsed, reshaped capture, ready to save. Built outside the write lock."""
+
+    raw: bytes
+    rows: dict
+    sha256: str = ""
+
+    def __post_init__(self):
+        self.sha256 = self.sha256 or hashlib.sha256(self.raw).hexdigest()
+
+    @property
+    def conversation(self):
+        return self.rows[CONVERSATION_TABLE][0]
+
+
+def prepare_capture(raw, data=None):
+    """Bytes (and their parsed form, if already at hand) -> Capture.
+
+    Raises BadJSON or NotAConversation. Pure: no database.
+    """
+    if data is None:
+        data = parse_json(raw)
+    try:
+        rows = reshape_conversation(data)
+    except RecursionError:
+        raise NotAConversation("not a conversation: nested too deeply") from None
+    return Capture(raw=raw, rows=rows)
+
+
+@dataclass
+class SaveResult:
+    conversation_id: str
+    capture_id: int
+    duplicate: bool
+    messages: int
+    new_messages: int
+    unknown_content_types: dict = field(default_factory=dict)
+
+    def as_dict(self):
+        return {
+            "conversation_id": self.conversation_id,
+            "capture_id": self.capture_id,
+            "duplicate": self.duplicate,
+            "messages": self.messages,
+            "new_messages": self.new_messages,
+            "unknown_content_types": self.unknown_content_types,
+        }
+
+
+def save_capture(conn, capture, *, source, token_name=None):
+    """Keep the raw capture and merge its rows. Call inside one transaction.
+
+    Identical bytes for the same conversation are recognised: the capture is counted again,
+    nothing else is written. Takes a sqlite3 connection, so it runs as well on Datasette's
+    write thread as in the CLI.
+    """
+    conversation = capture.conversation
+    cid = conversation["id"]
+    received = now_iso()
+    existing = conn.execute(
+        "SELECT id FROM chatgpt_capture WHERE conversation_id = ? AND sha256 = ?",
+        [cid, capture.sha256],
+    ).fetchone()
+    messages = capture.rows[MESSAGE_TABLE]
+    if existing:
+        conn.execute(
+            "UPDATE chatgpt_capture SET last_received_at = ?, times_received = times_received + 1"
+            " WHERE id = ?",
+            [received, existing[0]],
+        )
+        return SaveResult(cid, existing[0], True, len(messages), 0, _unknown(messages))
+    capture_id = conn.execute(
+        "INSERT INTO chatgpt_capture (conversation_id, received_at, last_received_at,"
+        " times_received, source, token_name, sha256, size, update_time, shape, body)"
+        " VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            cid,
+            received,
+            received,
+            source,
+            token_name,
+            capture.sha256,
+            len(capture.raw),
+            conversation["update_time"],
+            conversation["shape"],
+            gzip.compress(capture.raw, compresslevel=6, mtime=0),
+        ],
+    ).lastrowid
+    new = save_rows(conn, capture.rows, captured_at=received)
+    return SaveResult(cid, capture_id, False, len(messages), new, _unknown(messages))
+
+
+def _unknown(messages):
+    counts = {}
+    for m in messages:
+        for t in (m["unknown_types"] or "").split(","):
+            if t:
+                counts[t] = counts.get(t, 0) + 1
+    return counts
+
+
+_MESSAGE_INSERT = "INSERT INTO chatgpt_message ({}) VALUES ({})".format(
+    ", ".join(f"[{c}]" for c in MESSAGE_COLUMNS), ", ".join("?" for _ in MESSAGE_COLUMNS)
+)
+# Structure is never replaced by weaker structure: a paged read (one branch, parents
+# sometimes inferred) must not erase the parent or sibling order a full tree gave us.
+_KEEP_STRUCTURE = {
+    "parent_id": "CASE WHEN excluded.parent_derived = 1 AND chatgpt_message.parent_id IS NOT NULL"
+    " THEN chatgpt_message.parent_id ELSE excluded.parent_id END",
+    "parent_derived": "CASE WHEN excluded.parent_derived = 1 AND chatgpt_message.parent_id IS NOT NULL"
+    " THEN chatgpt_message.parent_derived ELSE excluded.parent_derived END",
+    "child_index": "coalesce(excluded.child_index, chatgpt_message.child_index)",
+}
+_MESSAGE_UPSERT = _MESSAGE_INSERT + " ON CONFLICT(id) DO UPDATE SET " + ", ".join(
+    f"[{c}] = {_KEEP_STRUCTURE.get(c, f'excluded.[{c}]')}"
+    for c in MESSAGE_COLUMNS
+    if c not in ("id", "node_id", "conversation_id")
+)
+_MESSAGE_INSERT_MISSING = _MESSAGE_INSERT + " ON CONFLICT DO NOTHING"
+
+_CONVERSATION_INSERT = "INSERT INTO chatgpt_conversation ({}) VALUES ({})".format(
+    ", ".join(f"[{c}]" for c in CONVERSATION_COLUMNS), ", ".join("?" for _ in CONVERSATION_COLUMNS)
+)
+_CONVERSATION_UPSERT = _CONVERSATION_INSERT + " ON CONFLICT(id) DO UPDATE SET " + ", ".join(
+    f"[{c}] = excluded.[{c}]" for c in CONVERSATION_COLUMNS if c != "id"
+)
+_CONVERSATION_INSERT_MISSING = _CONVERSATION_INSERT + " ON CONFLICT DO NOTHING"
+
+
+def save_rows(conn, rows, *, captured_at=None, authoritative=False):
+    """Merge one conversation's reshaped rows; returns how many messages are new.
+
+    A capture at least as new as what is stored (by the conversation's ``update_time``)
+    updates every field and decides the current branch. An older one (say, an export
+    imported after live captures) only adds the nodes we did not have. Nothing is deleted.
+    ``authoritative`` treats the capture as newest whatever its time (used by rebuild).
+    """
+    conversation = rows[CONVERSATION_TABLE][0]
+    cid = conversation["id"]
+    stored = conn.execute(
+        "SELECT update_time FROM chatgpt_conversation WHERE id = ?", [cid]
+    ).fetchone()
+    newest = (
+        authoritative
+        or stored is None
+        or stored[0] is None
+        or (conversation["update_time"] or 0) >= stored[0]
+    )
+    messages = _assign_row_ids(conn, cid, rows[MESSAGE_TABLE])
+    known = {r[0] for r in conn.execute("SELECT node_id FROM chatgpt_message WHERE conversation_id = ?", [cid])}
+    if newest:
+        conn.execute(_CONVERSATION_UPSERT, [conversation[c] for c in CONVERSATION_COLUMNS])
+        conn.execute(
+            "UPDATE chatgpt_message SET is_current = 0 WHERE conversation_id = ? AND is_current = 1",
+            [cid],
+        )
+        sql = _MESSAGE_UPSERT
+    else:
+        conn.execute(_CONVERSATION_INSERT_MISSING, [conversation[c] for c in CONVERSATION_COLUMNS])
+        messages = [dict(m, is_current=0) for m in messages]
+        sql = _MESSAGE_INSERT_MISSING
+    conn.executemany(sql, [[m[c] for c in MESSAGE_COLUMNS] for m in messages])
+    conn.execute(
+        "UPDATE chatgpt_conversation SET message_count = (SELECT count(*) FROM chatgpt_message"
+        " WHERE conversation_id = ?1 AND author_role IS NOT NULL),"
+        " last_captured_at = coalesce(?2, last_captured_at) WHERE id = ?1",
+        [cid, captured_at],
+    )
+    return sum(1 for m in messages if m["node_id"] not in known)
+
+
+def _assign_row_ids(conn, cid, messages):
+    """Message rows are keyed by node id, as in the 2023 design. Node ids are not always
+    unique across conversations (every 2025 root is ``client-created-root``), so a node whose
+    id another conversation already holds gets ``<conversation id>:<node id>`` instead.
+    Ids, once given, are kept."""
+    mine = dict(
+        conn.execute("SELECT node_id, id FROM chatgpt_message WHERE conversation_id = ?", [cid]).fetchall()
+    )
+    fresh = [m["node_id"] for m in messages if m["node_id"] not in mine]
+    taken = set()
+    if fresh:
+        taken = {
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM chatgpt_message WHERE id IN (SELECT value FROM json_each(?))"
+                " AND conversation_id IS NOT ?",
+                [json.dumps(fresh), cid],
+            )
+        }
+    out = []
+    for m in messages:
+        node = m["node_id"]
+        row_id = mine.get(node) or (f"{cid}:{node}" if node in taken else node)
+        out.append(m if row_id == m["id"] else dict(m, id=row_id))
+    return out
+
+
+def rebuild(conn, *, progress=None):
+    """Re-derive every conversation and message row from the raw captures.
+
+    Captures replay per conversation in ``update_time`` order, each treated as newest in
+    turn, so every node ends up derived by today's reshaper from the newest capture that
+    holds it, and the newest capture decides the current branch. Rows with no capture
+    behind them (written straight through the insert API) are left as they are.
+    Returns (captures replayed, captures skipped).
+    """
+    replayed = skipped = 0
+    ids = [
+        r[0]
+        for r in conn.execute(
+            "SELECT id FROM chatgpt_capture ORDER BY conversation_id, coalesce(update_time, 0), id"
+        )
+    ]
+    for capture_id in ids:
+        (body,) = conn.execute("SELECT body FROM chatgpt_capture WHERE id = ?", [capture_id]).fetchone()
+        try:
+            capture = prepare_capture(gzip.decompress(body))
+        except ValueError:
+            skipped += 1
+            continue
+        save_rows(conn, capture.rows, authoritative=True)
+        replayed += 1
+        if progress:
+            progress(replayed + skipped, len(ids))
+    for table in ("chatgpt_message", "chatgpt_conversation"):
+        conn.execute(f"INSERT INTO {table}_fts ({table}_fts) VALUES ('rebuild')")
+    return replayed, skipped
+
+
+def archive_stats(conn):
+    """Counts, and the content types the reshaper did not know (format drift)."""
+    drift = {}
+    for (types,) in conn.execute(
+        "SELECT unknown_types FROM chatgpt_message WHERE unknown_types IS NOT NULL"
+    ):
+        for t in types.split(","):
+            drift[t] = drift.get(t, 0) + 1
+    count = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
+    return {
+        "conversations": count("SELECT count(*) FROM chatgpt_conversation"),
+        "messages": count("SELECT count(*) FROM chatgpt_message WHERE author_role IS NOT NULL"),
+        "nodes": count("SELECT count(*) FROM chatgpt_message"),
+        "captures": count("SELECT count(*) FROM chatgpt_capture"),
+        "unknown_content_types": dict(sorted(drift.items())),
+    }
+
+
+def ensure_secret(conn):
+    """The secret Datasette signs login cookies with, kept in the archive so a restart does
+    not sign everyone out. Created once."""
+    import secrets
+
+    conn.execute(
+        "INSERT OR IGNORE INTO archiver_meta (key, value) VALUES ('datasette_secret', ?)",
+        [secrets.token_hex(32)],
+    )
+    conn.commit()
+    return conn.execute("SELECT value FROM archiver_meta WHERE key = 'datasette_secret'").fetchone()[0]

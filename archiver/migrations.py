@@ -1,0 +1,152 @@
+"""The schema, as sqlite-utils migrations: appended, never edited once released.
+
+schema.sql at the top of the repository is what these produce; tests/test_schema.py keeps
+the two equal (regenerate it with ``chatgpt-archiver schema > schema.sql``).
+"""
+
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("chatgpt-archiver")
+
+# m001's column sets. Frozen here rather than read from reshape.py, so later changes to the
+# reshaper cannot silently change what an already-released migration does.
+_CONVERSATION = {
+    "id": str,
+    "title": str,
+    "create_time": float,
+    "moderation_results": str,
+    "current_node": str,
+    "plugin_ids": str,
+    "update_time": float,
+    "current_leaf": str,
+    "default_model_slug": str,
+    "gizmo_id": str,
+    "gizmo_type": str,
+    "project_id": str,
+    "conversation_template_id": str,
+    "is_archived": int,
+    "is_starred": int,
+    "is_temporary_chat": int,
+    "conversation_origin": str,
+    "async_status": int,
+    "shape": str,
+    "message_count": int,
+    "last_captured_at": str,
+    "conversation_json": str,
+}
+_MESSAGE = {
+    "id": str,
+    "conversation_id": str,
+    "author_role": str,
+    "author_metadata": str,
+    "create_time": float,
+    "content": str,
+    "end_turn": int,
+    "weight": float,
+    "metadata": str,
+    "recipient": str,
+    "node_id": str,
+    "message_id": str,
+    "parent_id": str,
+    "parent_derived": int,
+    "child_index": int,
+    "is_current": int,
+    "is_hidden": int,
+    "author_name": str,
+    "content_type": str,
+    "text": str,
+    "model": str,
+    "status": str,
+    "channel": str,
+    "update_time": float,
+    "unknown_types": str,
+    "message_json": str,
+}
+
+
+def _ensure_table(db, name, columns, **kwargs):
+    """Create the table, or, for an archive made by the 2023 design (same table names, fewer
+    columns), add what is missing, so old archives open without an export/import."""
+    table = db[name]
+    if not table.exists():
+        table.create(columns, **kwargs)
+        return
+    have = set(table.columns_dict)
+    for column, kind in columns.items():
+        if column not in have:
+            table.add_column(column, kind)
+
+
+@migrations()
+def m001_initial(db):
+    _ensure_table(db, "chatgpt_conversation", _CONVERSATION, pk="id")
+    _ensure_table(
+        db,
+        "chatgpt_message",
+        _MESSAGE,
+        pk="id",
+        foreign_keys=[("conversation_id", "chatgpt_conversation", "id")],
+    )
+    # Rows from the 2023 design are their own nodes, and get searchable text.
+    db.execute(
+        f"UPDATE chatgpt_message SET node_id = id, {_TEXT_FROM_CONTENT.format(row='chatgpt_message')}"
+        " WHERE node_id IS NULL"
+    )
+    db["chatgpt_message"].create_index(["conversation_id", "node_id"], unique=True)
+    db["chatgpt_conversation"].create_index(["update_time"])
+
+    # Every accepted capture, exactly as posted (gzip), so derived rows can be rebuilt.
+    db["chatgpt_capture"].create(
+        {
+            "id": int,
+            "conversation_id": str,
+            "received_at": str,
+            "last_received_at": str,
+            "times_received": int,
+            "source": str,
+            "token_name": str,
+            "sha256": str,
+            "size": int,
+            "update_time": float,
+            "shape": str,
+            "body": bytes,
+        },
+        pk="id",
+    )
+    db["chatgpt_capture"].create_index(["conversation_id", "sha256"], unique=True)
+
+    db["archiver_token"].create(
+        {"name": str, "token_hash": str, "created_at": str, "last_used_at": str, "revoked_at": str},
+        pk="name",
+    )
+    db["archiver_meta"].create({"key": str, "value": str}, pk="key")
+
+    db["chatgpt_message"].enable_fts(
+        ["text"], fts_version="FTS5", create_triggers=True, tokenize="porter"
+    )
+    db["chatgpt_conversation"].enable_fts(
+        ["title"], fts_version="FTS5", create_triggers=True, tokenize="porter"
+    )
+    # Clients of the 2023 design insert rows with only `content` (JSON) through Datasette's
+    # insert API; derive the searchable text and content type for them in the database.
+    db.execute(
+        """
+        CREATE TRIGGER chatgpt_message_text_from_content AFTER INSERT ON chatgpt_message
+        WHEN new.text IS NULL AND json_valid(new.content)
+        BEGIN
+          UPDATE chatgpt_message SET node_id = coalesce(new.node_id, new.id), {}
+          WHERE id = new.id;
+        END
+        """.format(_TEXT_FROM_CONTENT.format(row="new"))
+    )
+
+
+# The text of a 2023-style row: its content's string parts, or content.text.
+_TEXT_FROM_CONTENT = """
+    text = CASE WHEN json_valid({row}.content) THEN coalesce(
+      (SELECT group_concat(value, char(10)) FROM json_each({row}.content, '$.parts')
+       WHERE type = 'text'),
+      json_extract({row}.content, '$.text')) END,
+    content_type = coalesce({row}.content_type,
+      CASE WHEN json_valid({row}.content) THEN json_extract({row}.content, '$.content_type') END)
+"""

@@ -1,0 +1,419 @@
+"""Pure: conversation JSON -> rows per table. No I/O.
+
+Accepts the three shapes ChatGPT hands out:
+
+* a full tree, ``GET /backend-api/conversation/<id>`` (keyed ``conversation_id``),
+* an official-export element (keyed ``id``), same tree,
+* a page of the plural read, ``GET /backend-api/conversations/<id>`` (a flat ``messages``
+  list of one branch; parents come from ``metadata.parent_id``).
+
+Everything is iterative: a 100,000-node chain must not meet Python's recursion limit.
+"""
+
+import json
+import math
+import re
+from datetime import datetime, timezone
+
+from .content import render_content
+
+CONVERSATION_TABLE = "chatgpt_conversation"
+MESSAGE_TABLE = "chatgpt_message"
+
+MESSAGE_COLUMNS = (
+    # the 2023 design's columns, same names and meaning
+    "id",
+    "conversation_id",
+    "author_role",
+    "author_metadata",
+    "create_time",
+    "content",
+    "end_turn",
+    "weight",
+    "metadata",
+    "recipient",
+    # what a lossless tree needs
+    "node_id",
+    "message_id",
+    "parent_id",
+    "parent_derived",
+    "child_index",
+    "is_current",
+    "is_hidden",
+    "author_name",
+    "content_type",
+    "text",
+    "model",
+    "status",
+    "channel",
+    "update_time",
+    "unknown_types",
+    "message_json",
+)
+
+CONVERSATION_COLUMNS = (
+    "id",
+    "title",
+    "create_time",
+    "moderation_results",
+    "current_node",
+    "plugin_ids",
+    "update_time",
+    "current_leaf",
+    "default_model_slug",
+    "gizmo_id",
+    "gizmo_type",
+    "project_id",
+    "conversation_template_id",
+    "is_archived",
+    "is_starred",
+    "is_temporary_chat",
+    "conversation_origin",
+    "async_status",
+    "shape",
+    "conversation_json",
+)
+
+# Keys of the conversation object that become rows of their own, not conversation_json.
+_TREE_KEYS = ("mapping", "messages", "page_info")
+
+
+class NotAConversation(ValueError):
+    """Valid JSON that is not a conversation; the message says what is wrong."""
+
+
+class BadJSON(ValueError):
+    """Bytes that do not parse as JSON."""
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def parse_json(raw):
+    """Parse a capture's bytes. Lone UTF-16 surrogates (legal in JSON, illegal in SQLite's
+    UTF-8) are replaced, so one bad character cannot make a conversation unstorable."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise BadJSON(f"malformed JSON: {e}") from None
+    if _SURROGATE_ESCAPE.search(raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")):
+        data = _scrub_surrogates(data)
+    return data
+
+
+def _fix(s):
+    return s.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+def _scrub_surrogates(root):
+    if isinstance(root, str):
+        return _fix(root)
+    stack = [root] if isinstance(root, (list, dict)) else []
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            for i, v in enumerate(item):
+                if isinstance(v, str):
+                    item[i] = _fix(v)
+                elif isinstance(v, (list, dict)):
+                    stack.append(v)
+        else:
+            for k in list(item):
+                v = item[k]
+                if isinstance(v, str):
+                    v = _fix(v)
+                elif isinstance(v, (list, dict)):
+                    stack.append(v)
+                fk = _fix(k)
+                if fk != k:
+                    del item[k]
+                item[fk] = v
+    return root
+
+
+def conversation_key(data):
+    """The conversation's id: ``conversation_id`` (live API) or ``id`` (export)."""
+    cid = data.get("conversation_id") or data.get("id")
+    if not isinstance(cid, str) or not cid.strip():
+        raise NotAConversation("not a conversation: no 'conversation_id' or 'id' string")
+    if len(cid) > 200:
+        raise NotAConversation("not a conversation: the id is longer than 200 characters")
+    return cid
+
+
+def reshape_conversation(data):
+    """Conversation JSON -> ``{"chatgpt_conversation": [row], "chatgpt_message": [rows]}``.
+
+    Raises NotAConversation, naming the problem, for JSON that is not a conversation.
+    """
+    if not isinstance(data, dict):
+        raise NotAConversation(f"not a conversation: expected a JSON object, got {_kind(data)}")
+    if "mapping" in data and data["mapping"] is not None:
+        if not isinstance(data["mapping"], dict):
+            raise NotAConversation(f"'mapping' must be an object, got {_kind(data['mapping'])}")
+        shape, nodes = "tree", _tree_nodes(data["mapping"])
+    elif "messages" in data:
+        if not isinstance(data["messages"], list):
+            raise NotAConversation(f"'messages' must be a list, got {_kind(data['messages'])}")
+        shape, nodes = "page", _page_nodes(data["messages"])
+    else:
+        raise NotAConversation(
+            "not a conversation: no 'mapping' object (full tree) or 'messages' list (paged read)"
+        )
+    cid = conversation_key(data)
+    leaf = current_leaf(nodes, data.get("current_node"))
+    on_branch = branch_ids(nodes, leaf)
+    messages = [_message_row(cid, key, node, key in on_branch) for key, node in nodes.items()]
+    conversation = _conversation_row(cid, data, shape, leaf)
+    return {CONVERSATION_TABLE: [conversation], MESSAGE_TABLE: messages}
+
+
+def _kind(value):
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
+        type(value), "null" if value is None else "a number"
+    )
+
+
+class _Node:
+    __slots__ = ("message", "parent", "children", "child_index", "parent_derived", "raw")
+
+    def __init__(self, message, parent, children, raw, parent_derived=False):
+        self.message = message
+        self.parent = parent
+        self.children = children
+        self.child_index = None
+        self.parent_derived = parent_derived
+        self.raw = raw
+
+
+def _tree_nodes(mapping):
+    nodes = {}
+    for key, node in mapping.items():
+        if not isinstance(node, dict):
+            nodes[key] = _Node(None, None, [], node)
+            continue
+        parent = node.get("parent")
+        children = node.get("children")
+        children = [c for c in children if isinstance(c, str)] if isinstance(children, list) else []
+        nodes[key] = _Node(
+            node.get("message"), parent if isinstance(parent, str) else None, children, node
+        )
+    for key, node in nodes.items():
+        for i, child in enumerate(node.children):
+            target = nodes.get(child)
+            if target is not None and target.parent == key and target.child_index is None:
+                target.child_index = i
+    return nodes
+
+
+def _page_nodes(records):
+    """A paged read is one branch, oldest first. A record without ``metadata.parent_id``
+    hangs under the record before it, flagged as derived."""
+    nodes, previous = {}, None
+    for record in records:
+        if not isinstance(record, dict):
+            continue
+        # P1 accepts a node-wrapped form {id, message}; no capture shows it, but it is cheap.
+        message = record["message"] if isinstance(record.get("message"), dict) else record
+        key = record.get("id") if isinstance(record.get("id"), str) else message.get("id")
+        if not isinstance(key, str) or key in nodes:
+            continue
+        meta = message.get("metadata") if isinstance(message.get("metadata"), dict) else {}
+        parent, derived = meta.get("parent_id"), False
+        if not isinstance(parent, str):
+            parent, derived = previous, previous is not None
+        nodes[key] = _Node(message, parent, [], record, parent_derived=derived)
+        previous = key
+    for key, node in nodes.items():
+        if node.parent in nodes:
+            nodes[node.parent].children.append(key)
+    return nodes
+
+
+def current_leaf(nodes, current_node):
+    """``current_node`` when it names a node we have; else the newest leaf."""
+    if isinstance(current_node, str) and current_node in nodes:
+        return current_node
+    leaves = [k for k, n in nodes.items() if not any(c in nodes for c in n.children)]
+    if not leaves:
+        return None
+    # max() keeps the first of equal keys; reversing makes ties go to the last leaf in order.
+    return max(reversed(leaves), key=lambda k: _message_time(nodes[k].message))
+
+
+def _message_time(message):
+    if not isinstance(message, dict):
+        return -math.inf
+    t = to_epoch(message.get("create_time"))
+    return -math.inf if t is None else t
+
+
+def branch_ids(nodes, leaf):
+    """Ids from ``leaf`` up to its root, stopping at a missing parent or a cycle."""
+    seen = set()
+    key = leaf
+    while key is not None and key in nodes and key not in seen:
+        seen.add(key)
+        key = nodes[key].parent
+    return seen
+
+
+def _message_row(cid, key, node, is_current):
+    msg = node.message if isinstance(node.message, dict) else None
+    row = dict.fromkeys(MESSAGE_COLUMNS)
+    row.update(
+        id=key,
+        node_id=key,
+        conversation_id=cid,
+        parent_id=node.parent,
+        parent_derived=int(node.parent_derived),
+        child_index=node.child_index,
+        is_current=int(is_current),
+        is_hidden=1,
+    )
+    if msg is None:
+        if node.message is not None:
+            row["message_json"] = to_json(node.message)
+        return row
+    author = msg.get("author") if isinstance(msg.get("author"), dict) else {}
+    metadata = msg.get("metadata") if isinstance(msg.get("metadata"), dict) else {}
+    content = msg.get("content")
+    recipient = msg.get("recipient")
+    text, unknown = render_content(content, recipient=recipient, metadata=metadata)
+    ctype = content.get("content_type") if isinstance(content, dict) else None
+    row.update(
+        message_id=_str_or_none(msg.get("id")),
+        author_role=_str_or_none(author.get("role")),
+        author_name=_str_or_none(author.get("name")),
+        author_metadata=to_json(author.get("metadata")),
+        create_time=to_epoch(msg.get("create_time")),
+        update_time=to_epoch(msg.get("update_time")),
+        content=to_json(content),
+        content_type=_str_or_none(ctype),
+        text=text,
+        end_turn=_bool_int(msg.get("end_turn")),
+        weight=_number(msg.get("weight")),
+        metadata=to_json(msg.get("metadata")),
+        recipient=_str_or_none(recipient),
+        channel=_str_or_none(msg.get("channel")),
+        status=_str_or_none(msg.get("status")),
+        model=_model(metadata),
+        is_hidden=int(_is_hidden(author, metadata, content, recipient)),
+        unknown_types=",".join(sorted(set(unknown))) or None,
+        message_json=to_json(msg),
+    )
+    return row
+
+
+def _model(metadata):
+    # The slug has lived under several names; the first present wins.
+    for key in ("model_slug", "resolved_model_slug", "default_model_slug", "requested_model_slug"):
+        if isinstance(metadata.get(key), str) and metadata[key]:
+            return metadata[key]
+    return None
+
+
+def _is_hidden(author, metadata, content, recipient):
+    """What ChatGPT's own UI does not show (format reference §6.1); kept, but flagged."""
+    ctype = content.get("content_type") if isinstance(content, dict) else None
+    role = author.get("role")
+    if metadata.get("is_visually_hidden_from_conversation") is True:
+        return True
+    if role == "system" or ctype in (
+        "user_editable_context",
+        "model_editable_context",
+        "thoughts",
+        "reasoning_recap",
+    ):
+        return True
+    if recipient not in (None, "all"):
+        return True
+    if role == "tool":
+        # Tool output a person sees: images (code-interpreter plots, generated images).
+        return not _has_image(content, metadata)
+    return False
+
+
+def _has_image(content, metadata):
+    result = metadata.get("aggregate_result")
+    if isinstance(result, dict) and any(
+        isinstance(m, dict) and m.get("message_type") == "image" for m in result.get("messages") or []
+    ):
+        return True
+    parts = content.get("parts") if isinstance(content, dict) else None
+    return isinstance(parts, list) and any(
+        isinstance(p, dict) and p.get("content_type") == "image_asset_pointer" for p in parts
+    )
+
+
+def _conversation_row(cid, data, shape, leaf):
+    gizmo_id = _str_or_none(data.get("gizmo_id"))
+    template_id = _str_or_none(data.get("conversation_template_id"))
+    project = next((p for p in (gizmo_id, template_id) if p and p.startswith("g-p-")), None)
+    row = dict.fromkeys(CONVERSATION_COLUMNS)
+    row.update(
+        id=cid,
+        title=_str_or_none(data.get("title")),
+        create_time=to_epoch(data.get("create_time")),
+        update_time=to_epoch(data.get("update_time")),
+        moderation_results=to_json(data.get("moderation_results")),
+        current_node=_str_or_none(data.get("current_node")),
+        plugin_ids=to_json(data.get("plugin_ids")),
+        current_leaf=leaf,
+        default_model_slug=_str_or_none(data.get("default_model_slug")),
+        gizmo_id=gizmo_id,
+        gizmo_type=_str_or_none(data.get("gizmo_type")),
+        project_id=project,
+        conversation_template_id=template_id,
+        is_archived=_bool_int(data.get("is_archived")),
+        is_starred=_bool_int(data.get("is_starred")),
+        is_temporary_chat=_bool_int(data.get("is_temporary_chat")),
+        conversation_origin=_str_or_none(data.get("conversation_origin")),
+        async_status=data.get("async_status") if isinstance(data.get("async_status"), int) else None,
+        shape=shape,
+        conversation_json=to_json({k: v for k, v in data.items() if k not in _TREE_KEYS}),
+    )
+    return row
+
+
+def to_json(value):
+    if value is None:
+        return None
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def to_epoch(value):
+    """Float seconds from what ChatGPT sends: float/int seconds (detail API, export) or
+    ISO-8601 strings (list API; naive ones are UTC). Anything else -> None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        try:
+            return to_epoch(float(value))
+        except ValueError:
+            pass
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        return parsed.timestamp()
+    return None
+
+
+def _str_or_none(value):
+    return value if isinstance(value, str) else None
+
+
+def _bool_int(value):
+    return int(value) if isinstance(value, bool) else None
+
+
+def _number(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
