@@ -216,7 +216,9 @@ def _with_citations(text, metadata):
     sources = []
     for ref in _dicts(metadata.get("content_references")):
         matched = ref.get("matched_text")
-        if isinstance(matched, str) and matched and matched in text:
+        # Only marker spans are swapped for their readable form; a footnote's matched_text
+        # can be a plain space.
+        if isinstance(matched, str) and _PUA_CHARS.search(matched) and matched in text:
             text = text.replace(matched, _str(ref.get("alt")), 1)
         sources.append(_source(ref))
         for item in _dicts(ref.get("items")) + _dicts(ref.get("sources")):
