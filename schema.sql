@@ -89,6 +89,19 @@ CREATE TABLE "archiver_meta" (
    "key" TEXT PRIMARY KEY,
    "value" TEXT
 );
+CREATE TRIGGER chatgpt_message_text_from_content AFTER INSERT ON chatgpt_message
+        WHEN new.text IS NULL AND json_valid(new.content)
+        BEGIN
+          UPDATE chatgpt_message SET node_id = coalesce(new.node_id, new.id), 
+    text = CASE WHEN json_valid(new.content) THEN coalesce(
+      (SELECT group_concat(value, char(10)) FROM json_each(new.content, '$.parts')
+       WHERE type = 'text'),
+      json_extract(new.content, '$.text')) END,
+    content_type = coalesce(new.content_type,
+      CASE WHEN json_valid(new.content) THEN json_extract(new.content, '$.content_type') END)
+
+          WHERE id = new.id;
+        END;
 CREATE VIRTUAL TABLE "chatgpt_message_fts" USING FTS5 (
     "text",
     tokenize='porter',
@@ -127,16 +140,3 @@ CREATE TRIGGER "chatgpt_conversation_au" AFTER UPDATE ON "chatgpt_conversation" 
   INSERT INTO "chatgpt_conversation_fts" ("chatgpt_conversation_fts", rowid, "title") VALUES('delete', old.rowid, old."title");
   INSERT INTO "chatgpt_conversation_fts" (rowid, "title") VALUES (new.rowid, new."title");
 END;
-CREATE TRIGGER chatgpt_message_text_from_content AFTER INSERT ON chatgpt_message
-        WHEN new.text IS NULL AND json_valid(new.content)
-        BEGIN
-          UPDATE chatgpt_message SET node_id = coalesce(new.node_id, new.id), 
-    text = CASE WHEN json_valid(new.content) THEN coalesce(
-      (SELECT group_concat(value, char(10)) FROM json_each(new.content, '$.parts')
-       WHERE type = 'text'),
-      json_extract(new.content, '$.text')) END,
-    content_type = coalesce(new.content_type,
-      CASE WHEN json_valid(new.content) THEN json_extract(new.content, '$.content_type') END)
-
-          WHERE id = new.id;
-        END;

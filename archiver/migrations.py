@@ -121,14 +121,10 @@ def m001_initial(db):
     )
     db["archiver_meta"].create({"key": str, "value": str}, pk="key")
 
-    db["chatgpt_message"].enable_fts(
-        ["text"], fts_version="FTS5", create_triggers=True, tokenize="porter"
-    )
-    db["chatgpt_conversation"].enable_fts(
-        ["title"], fts_version="FTS5", create_triggers=True, tokenize="porter"
-    )
     # Clients of the 2023 design insert rows with only `content` (JSON) through Datasette's
     # insert API; derive the searchable text and content type for them in the database.
+    # Created before the FTS triggers on purpose: SQLite fires triggers newest first, and
+    # this one must run after the FTS insert trigger has indexed the row it then updates.
     db.execute(
         """
         CREATE TRIGGER chatgpt_message_text_from_content AFTER INSERT ON chatgpt_message
@@ -138,6 +134,13 @@ def m001_initial(db):
           WHERE id = new.id;
         END
         """.format(_TEXT_FROM_CONTENT.format(row="new"))
+    )
+
+    db["chatgpt_message"].enable_fts(
+        ["text"], fts_version="FTS5", create_triggers=True, tokenize="porter"
+    )
+    db["chatgpt_conversation"].enable_fts(
+        ["title"], fts_version="FTS5", create_triggers=True, tokenize="porter"
     )
 
 

@@ -1,0 +1,111 @@
+import json
+
+from click.testing import CliRunner
+
+from archiver.cli import cli
+from archiver.db import open_db
+from conftest import DATA
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_token_create_list_revoke(tmp_path):
+    db = tmp_path / "a.db"
+    created = run("token", "create", db, "--name", "laptop")
+    assert created.exit_code == 0
+    secret = created.stdout.strip()
+    assert secret.startswith("cga_") and len(secret) > 40
+    stored = open_db(db).execute("select token_hash from archiver_token").fetchone()[0]
+    assert secret not in stored
+    listing = run("token", "list", db)
+    assert "laptop" in listing.output and "active" in listing.output and secret not in listing.output
+    duplicate = run("token", "create", db, "--name", "laptop")
+    assert duplicate.exit_code == 1
+    assert duplicate.output == (
+        "Error: a token named 'laptop' exists; revoke it first or pick another name\n")
+    assert run("token", "revoke", db, "laptop").output == "Token 'laptop' revoked.\n"
+    assert "revoked" in run("token", "list", db).output
+    missing = run("token", "revoke", db, "laptop")
+    assert (missing.exit_code, missing.output) == (1, "Error: no active token named 'laptop'\n")
+
+
+def test_default_database_is_archive_db(tmp_path):
+    assert run("token", "create", "--name", "x").exit_code == 0
+    assert (tmp_path / "archive.db").exists()
+
+
+def test_import_list_and_single_files_idempotently(tmp_path):
+    db = tmp_path / "a.db"
+    files = [DATA / "export_list.json", DATA / "branched.json"]
+    first = run("import", db, *files)
+    assert first.exit_code == 0, first.output
+    assert first.output == (
+        f"Imported 4 conversations (4 new or changed, 0 unchanged), 23 messages (23 new) into {db}\n")
+    again = run("import", db, *files)
+    assert again.output == (
+        f"Imported 4 conversations (0 new or changed, 4 unchanged), 23 messages (0 new) into {db}\n")
+    database = open_db(db)
+    assert database.execute("select count(*) from chatgpt_conversation").fetchone()[0] == 4
+    assert database.execute("select count(*), min(source) from chatgpt_capture").fetchone() == (
+        4, "import:branched.json")
+
+
+def test_import_without_db_argument_uses_archive_db(tmp_path):
+    result = run("import", DATA / "branched.json")
+    assert result.exit_code == 0
+    assert open_db(tmp_path / "archive.db").execute("select count(*) from chatgpt_conversation").fetchone()[0] == 1
+
+
+def test_import_bad_inputs_report_one_line_each_and_import_the_rest(tmp_path):
+    (tmp_path / "broken.json").write_text('{"truncated": [')
+    (tmp_path / "mixed.json").write_text(json.dumps(
+        [{"status": "COMPLETE"}, json.loads((DATA / "branched.json").read_text()), {"id": "x", "mapping": 3}]))
+    db = tmp_path / "a.db"
+    result = CliRunner().invoke(cli, ["import", str(db), "broken.json", "mixed.json", "nope.json"])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "broken.json: malformed JSON: Expecting value: line 1 column 16 (char 15)",
+        "mixed.json: item 0: not a conversation: no 'mapping' object (full tree) or 'messages' list (paged read)",
+        "mixed.json: conversation x: 'mapping' must be an object, got a number",
+        "nope.json: cannot read: No such file or directory",
+        "Error: 4 item(s) skipped, see above",
+    ]
+    assert "Traceback" not in result.output
+    assert open_db(db).execute("select count(*) from chatgpt_conversation").fetchone()[0] == 1
+
+
+def test_not_an_archive_is_a_clean_error(tmp_path):
+    (tmp_path / "notes.db").write_text("this is not sqlite " * 100)
+    result = CliRunner().invoke(cli, ["token", "list", str(tmp_path / "notes.db")])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: cannot open ") and "Traceback" not in result.output
+
+
+def test_rebuild_and_stats(tmp_path):
+    db = tmp_path / "a.db"
+    run("import", db, DATA / "every_content_type.json", DATA / "export_list.json")
+    with open_db(db).conn as conn:
+        conn.execute("update chatgpt_message set text = null")
+    assert run("rebuild", db).output == "Rebuilt from 4 captures\n"
+    stats = json.loads(run("stats", db).output)
+    assert stats == {"conversations": 4, "messages": 49, "nodes": 53, "captures": 4,
+                     "unknown_content_types": {"hologram_v9": 1, "part:smell_pointer": 1}}
+    # Only the message-less nodes (roots) are without text again.
+    assert open_db(db).execute(
+        "select count(*) from chatgpt_message where text is null and author_role is not null").fetchone()[0] == 0
+
+
+def test_schema_command_matches_schema_sql():
+    from test_schema import SCHEMA_SQL
+
+    assert run("schema").output.strip() == SCHEMA_SQL.read_text().strip()
+
+
+def test_python_dash_m(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "archiver", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "Usage: chatgpt-archiver" in result.stdout
