@@ -1,6 +1,7 @@
 """Keep your own archive of your ChatGPT conversations."""
 
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -34,7 +35,17 @@ def _open(path):
         raise click.ClickException(str(e)) from None
 
 
-@click.group()
+class ArchiverGroup(click.Group):
+    """Turns database errors anywhere below into one readable line, not a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except sqlite3.Error as e:
+            raise click.ClickException(f"archive error: {e}") from None
+
+
+@click.group(cls=ArchiverGroup)
 @click.version_option(__version__, prog_name="chatgpt-archiver")
 def cli():
     "Keep your own lossless, searchable archive of your ChatGPT conversations."

@@ -109,3 +109,22 @@ def test_python_dash_m(tmp_path):
 
     result = subprocess.run([sys.executable, "-m", "archiver", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "Usage: chatgpt-archiver" in result.stdout
+
+
+def test_locked_archive_is_a_one_line_error(tmp_path, monkeypatch):
+    db = tmp_path / "a.db"
+    run("token", "create", db, "--name", "x")
+    holder = open_db(db)
+    holder.conn.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+
+    def impatient(path, **kwargs):
+        database = open_db(path, **kwargs)
+        database.execute("PRAGMA busy_timeout = 0")
+        return database
+
+    monkeypatch.setattr("archiver.cli.open_db", impatient)
+    try:
+        result = CliRunner().invoke(cli, ["import", str(db), str(DATA / "branched.json")])
+    finally:
+        holder.conn.rollback()
+    assert (result.exit_code, result.output) == (1, "Error: archive error: database is locked\n")
