@@ -1,12 +1,11 @@
-"""How long does the server take to ingest one large conversation capture?
+"""Time the server-side ingest of one large conversation capture.
 
-Times what the ingest endpoint does with a posted body: ``prepare_capture`` (parse + reshape,
-outside the write lock) and ``save_capture`` inside ``write_transaction`` (the store step,
-commit included), for a synthetic 1,000-node conversation in the live API shape. Two
-scenarios, because they run different SQL: re-capturing the same conversation (first
-iteration inserts, later ones upsert every row) and a new conversation each time (inserts
-only, into a growing archive). A raw ``sqlite3`` ``executemany`` of the same message rows is
-the floor the store step is compared with.
+What the server does with a posted body: ``prepare_capture`` (parse + reshape, outside the write
+lock), then ``save_capture`` in ``write_transaction`` (the store step, commit included), for a
+synthetic 1,000-node conversation in the live API shape. Two scenarios, as their SQL differs:
+re-capturing one conversation (first insert, then upserts of every row) and a new conversation
+each time (inserts into a growing archive). A plain ``sqlite3`` ``executemany`` of the same
+message rows is the floor the store step is compared with.
 
     /work/venv/bin/python benchmarks/ingest.py [--iterations 50] [--json]
 """
@@ -18,7 +17,6 @@ import platform
 import random
 import sqlite3
 import statistics
-import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -29,35 +27,27 @@ from archiver.reshape import MESSAGE_COLUMNS, MESSAGE_TABLE
 
 NODES = 1000
 WORDS = (
-    "the a of to and in is for that with on as it be by are can from or your when this "
-    "data table query index value function request cache trail schema thread branch latency "
-    "parser merge capture archive token sourdough hike weather budget recipe deploy error"
+    "the a of to and in is for that with on as it be by are can from or your when this data "
+    "table query index value function request cache trail schema thread branch latency parser "
+    "merge capture archive token sourdough hike weather budget recipe deploy error"
 ).split()
 MODEL = {"model_slug": "gpt-4o", "default_model_slug": "gpt-4o"}
 FINISHED = {"finish_details": {"type": "stop", "stop_tokens": [200002]}, "is_complete": True}
+CODE = "def sum_{0}(rows):\n    total = 0\n    for row in rows:\n        total += row[{1}]\n"
 
 
 def prose(rng, chars):
-    """Words up to about ``chars`` characters; content, not meaning, is what costs."""
-    words, size = [], 0
-    while size < chars:
-        words.append(rng.choice(WORDS))
-        size += len(words[-1]) + 1
-    return " ".join(words).capitalize() + "."
+    """Words up to about ``chars`` characters: size and mix are what cost, not meaning."""
+    return " ".join(rng.choices(WORDS, k=max(1, round(chars / 5.4)))).capitalize() + "."
 
 
-def code_snippet(rng):
-    name = f"{rng.choice(WORDS)}_{rng.choice(WORDS)}"
-    return f"def {name}(rows):\n    total = 0\n    for row in rows:\n        total += row[{rng.randint(0, 9)}]\n    return total\n\nprint({name}([[1, 2, 3]] * {rng.randint(2, 99)}))"
-
-
-def assistant_markdown(rng):
-    """About 1,500 characters: heading, paragraphs, a bullet list, sometimes a code fence."""
-    target = max(400, int(rng.gauss(1500, 350)))
+def markdown(rng):
+    """About 1,500 characters: heading, paragraph, bullet list, sometimes a code fence."""
+    target = max(400, int(rng.gauss(1400, 350)))
     parts = [f"## {prose(rng, 30)}", prose(rng, 300)]
     parts.append("\n".join(f"- **{rng.choice(WORDS)}**: {prose(rng, 60)}" for _ in range(3)))
     if rng.random() < 0.4:
-        parts.append(f"```python\n{code_snippet(rng)}\n```")
+        parts.append(f"```python\n{CODE.format(rng.choice(WORDS), rng.randint(0, 9))}\n```")
     while sum(map(len, parts)) < target:
         parts.append(prose(rng, 250))
     return "\n\n".join(parts)
@@ -66,146 +56,162 @@ def assistant_markdown(rng):
 def make_conversation(seed):
     """A deterministic ``GET /backend-api/conversation/<id>`` body (format reference §3-6)."""
     rng = random.Random(seed)
-    new_id = lambda: str(uuid.UUID(int=rng.getrandbits(128), version=4))  # noqa: E731
-    start = t = 1_749_687_799.5 + seed * 86_400
-    root = "client-created-root"  # shared by every 2025 conversation, as in real captures
+    clock = [1_749_687_799.5 + seed * 86_400]
+    root = "client-created-root"  # every 2025 conversation's root: ids collide, as live
     mapping = {root: {"id": root, "message": None, "parent": None, "children": []}}
 
-    def node(parent, role, content, *, name=None, recipient="all", end_turn=None, timed=True, **meta):
-        nonlocal t
-        t += rng.uniform(2, 60)  # timestamps ascend in tree order
+    def new_id():
+        return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+    def node(parent, role, content, *, name=None, recipient="all", end_turn=None, **meta):
+        clock[0] += rng.uniform(2, 60)  # timestamps ascend along the tree
+        system = role == "system"  # 2024+: hidden, no timestamp, weight 0 (§4)
         key = new_id()
-        meta = {**(MODEL if role != "user" else {}), **meta, "timestamp_": "absolute", "parent_id": parent}
-        mapping[key] = {"id": key, "parent": parent, "children": [], "message": {
-            "id": key, "author": {"role": role, "name": name, "metadata": {}},
-            "create_time": t if timed else None, "update_time": None, "content": content,
-            "status": "finished_successfully", "end_turn": end_turn, "weight": 1.0 if timed else 0.0,
-            "metadata": meta, "recipient": recipient, "channel": None}}
+        meta = {**(MODEL if role != "user" else {}), **meta, "timestamp_": "absolute",
+                "parent_id": parent}
+        message = {"id": key, "author": {"role": role, "name": name, "metadata": {}},
+                   "create_time": None if system else clock[0], "update_time": None,
+                   "content": content, "status": "finished_successfully", "end_turn": end_turn,
+                   "weight": 0.0 if system else 1.0, "metadata": meta, "recipient": recipient,
+                   "channel": None}
+        mapping[key] = {"id": key, "message": message, "parent": parent, "children": []}
         mapping[parent]["children"].append(key)
         return key
 
-    text = lambda s: {"content_type": "text", "parts": [s]}  # noqa: E731
-    answer = lambda parent, kind="next": node(  # noqa: E731
-        parent, "assistant", text(assistant_markdown(rng)), end_turn=True, message_type=kind, **FINISHED)
-    ask = lambda parent: node(parent, "user", text(prose(rng, max(40, int(rng.gauss(200, 60))))))  # noqa: E731
+    def ask(parent):  # ~200 characters
+        text = prose(rng, max(40, int(rng.gauss(200, 60))))
+        return node(parent, "user", {"content_type": "text", "parts": [text]})
 
-    leaf = node(root, "system", text(""), end_turn=True, timed=False, is_visually_hidden_from_conversation=True)
+    def answer(parent, kind="next"):  # ~1,500 characters
+        content = {"content_type": "text", "parts": [markdown(rng)]}
+        return node(parent, "assistant", content, end_turn=True, message_type=kind, **FINISHED)
+
+    def regenerated(parent):  # a second answer; the first stays as a dead-end leaf
+        user = ask(parent)
+        answer(user)
+        return answer(user, "variant")
+
+    def tool_call(parent):  # code interpreter: call, output, answer
+        code = {"content_type": "code", "language": "python", "response_format_name": None,
+                "text": CODE.format(rng.choice(WORDS), rng.randint(0, 9))}
+        call = node(ask(parent), "assistant", code, recipient="python", end_turn=False)
+        output = {"content_type": "execution_output", "text": str(rng.randint(0, 9999))}
+        result = {"status": "success", "messages": []}
+        return answer(node(call, "tool", output, name="python", aggregate_result=result))
+
+    def reasoned(parent):  # hidden thoughts, then the answer
+        thoughts = [{"summary": prose(rng, 30), "content": prose(rng, 400),
+                     "chunks": [prose(rng, 80)], "finished": True} for _ in range(2)]
+        content = {"content_type": "thoughts", "thoughts": thoughts,
+                   "source_analysis_msg_id": new_id()}
+        return answer(node(ask(parent), "assistant", content, end_turn=False,
+                           reasoning_status="is_reasoning"))
+
+    def image(parent):  # an uploaded image, as a pointer (§6.3)
+        file_id = f"file-{rng.getrandbits(64):016x}"
+        pointer = {"content_type": "image_asset_pointer", "width": 1024, "height": 768,
+                   "asset_pointer": f"file-service://{file_id}",
+                   "size_bytes": rng.randint(50_000, 900_000),
+                   "metadata": {"dalle": None, "generation": None, "sanitized": True}}
+        content = {"content_type": "multimodal_text", "parts": [pointer, prose(rng, 200)]}
+        attachment = {"id": file_id, "name": "photo.png", "mime_type": "image/png"}
+        return answer(node(parent, "user", content, attachments=[attachment]))
+
+    def chat(parent):
+        return answer(ask(parent))
+
+    start = clock[0]
+    leaf = node(root, "system", {"content_type": "text", "parts": [""]}, end_turn=True,
+                is_visually_hidden_from_conversation=True)
     turn = 0
-    while NODES - len(mapping) > 8:  # every turn below adds at most 4 nodes
+    while len(mapping) < NODES - 8:  # a turn adds at most 4 nodes
         turn += 1
         roll = rng.random()
-        if turn % 20 == 0:  # a regenerated answer: the older one stays as a dead-end leaf
-            user = ask(leaf)
-            answer(user)
-            leaf = answer(user, "variant")
-        elif roll < 0.08:  # code interpreter: call, output, then the answer
-            call = node(ask(leaf), "assistant", {"content_type": "code", "language": "python",
-                        "response_format_name": None, "text": code_snippet(rng)}, recipient="python", end_turn=False)
-            out = node(call, "tool", {"content_type": "execution_output", "text": str(rng.randint(2, 9999))},
-                       name="python", aggregate_result={"status": "success", "messages": []})
-            leaf = answer(out)
-        elif roll < 0.16:  # reasoning: hidden thoughts before the answer
-            thoughts = [{"summary": prose(rng, 30), "content": prose(rng, 400), "chunks": [prose(rng, 80)],
-                         "finished": True} for _ in range(2)]
-            leaf = answer(node(ask(leaf), "assistant", {"content_type": "thoughts", "thoughts": thoughts,
-                               "source_analysis_msg_id": new_id()}, end_turn=False, reasoning_status="is_reasoning"))
-        elif roll < 0.22:  # an uploaded image
-            file_id = f"file-{rng.getrandbits(64):016x}"
-            image = {"content_type": "image_asset_pointer", "asset_pointer": f"file-service://{file_id}",
-                     "size_bytes": rng.randint(50_000, 900_000), "width": 1024, "height": 768, "fovea": None,
-                     "metadata": {"dalle": None, "gizmo": None, "generation": None, "sanitized": True}}
-            user = node(leaf, "user", {"content_type": "multimodal_text", "parts": [image, prose(rng, 200)]},
-                        attachments=[{"id": file_id, "name": "photo.png", "mime_type": "image/png"}])
-            leaf = answer(user)
-        else:
-            leaf = answer(ask(leaf))
-    while NODES - len(mapping):  # land on exactly NODES: a 3-node regeneration if an odd count is left
-        if (NODES - len(mapping)) % 2:
-            user = ask(leaf)
-            answer(user)
-            leaf = answer(user, "variant")
-        else:
-            leaf = answer(ask(leaf))
-    return {"title": prose(rng, 40), "create_time": start, "update_time": t, "mapping": mapping,
-            "moderation_results": [], "current_node": leaf, "plugin_ids": None,
-            "conversation_id": new_id(), "conversation_template_id": None, "gizmo_id": None,
-            "gizmo_type": None, "is_archived": False, "is_starred": None, "safe_urls": [],
-            "default_model_slug": "gpt-4o", "async_status": None, "memory_scope": "global_enabled"}
+        kind = (regenerated if turn % 20 == 0 else tool_call if roll < 0.08 else
+                reasoned if roll < 0.16 else image if roll < 0.22 else chat)
+        leaf = kind(leaf)
+    while left := NODES - len(mapping):  # land on exactly NODES: 3 nodes if odd, else 2
+        leaf = regenerated(leaf) if left % 2 else chat(leaf)
+    return {"title": prose(rng, 40), "create_time": start, "update_time": clock[0],
+            "mapping": mapping, "moderation_results": [], "current_node": leaf,
+            "plugin_ids": None, "conversation_id": new_id(), "gizmo_id": None,
+            "is_archived": False, "is_starred": None, "default_model_slug": "gpt-4o"}
 
 
-def encode(data):
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()  # as a browser posts it
+def encode(data):  # compact UTF-8, as a browser posts it
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def ingest(db, raw):
-    """One capture, timed the way the server runs it: prepare outside the lock, then store."""
+    """One capture, as the server runs it: prepare outside the lock, then store."""
     t0 = perf_counter()
     capture = prepare_capture(raw)
     t1 = perf_counter()
     with write_transaction(db) as conn:
         result = save_capture(conn, capture, source="bench")
     t2 = perf_counter()
-    # A duplicate would be a no-op and make the figures meaningless.
-    assert not result.duplicate and result.messages == NODES, result
+    assert not result.duplicate and result.messages == NODES, result  # else it timed a no-op
     return capture.rows[MESSAGE_TABLE], t1 - t0, t2 - t1
 
 
 def open_baseline(path, types):
-    """Same columns (declared types from the archive), TEXT primary key; no indexes, FTS or triggers."""
+    """Same columns and declared types, TEXT primary key; no other index, no FTS, no trigger."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
-    cols = ", ".join(f"[{c}] {'TEXT PRIMARY KEY' if c == 'id' else types[c]}" for c in MESSAGE_COLUMNS)
+    cols = ", ".join(f"[{c}] {types[c]}" + (" PRIMARY KEY" if c == "id" else "")
+                     for c in MESSAGE_COLUMNS)
     conn.execute(f"CREATE TABLE message ({cols})")
     return conn
 
 
-BASELINE_INSERT = "INSERT OR REPLACE INTO message VALUES ({})".format(", ".join("?" * len(MESSAGE_COLUMNS)))
+BASELINE_INSERT = f"INSERT OR REPLACE INTO message VALUES ({','.join('?' * len(MESSAGE_COLUMNS))})"
 
 
 def baseline(conn, rows):
     t0 = perf_counter()
     conn.execute("BEGIN")
-    # Building the parameter lists is counted, as save_rows builds them inside the store step too.
+    # Building the parameter lists counts: save_rows builds them inside the store step too.
     conn.executemany(BASELINE_INSERT, [[m[c] for c in MESSAGE_COLUMNS] for m in rows])
     conn.execute("COMMIT")
     return perf_counter() - t0
 
 
+def summary(seconds):
+    ms = [s * 1000 for s in seconds]
+    p95 = statistics.quantiles(ms, n=20, method="inclusive")[-1]
+    figures = {"p50": statistics.median(ms), "p95": p95, "mean": statistics.fmean(ms)}
+    return {k: round(v, 3) for k, v in figures.items()}
+
+
 def run(iterations, tmp):
-    base = make_conversation(0)
-    leaf_parts = base["mapping"][base["current_node"]]["message"]["content"]["parts"]
-    original = leaf_parts[0]
-    results = {}
-    for scenario in ("re-capture", "new conversation"):
-        db = open_db(tmp / f"{scenario[:3]}-archive.db")
-        types = {name: kind for _, name, kind, *_ in db.conn.execute(f"PRAGMA table_info({MESSAGE_TABLE})")}
-        bconn = open_baseline(tmp / f"{scenario[:3]}-baseline.db", types)
+    same = make_conversation(0)
+    parts = same["mapping"][same["current_node"]]["message"]["content"]["parts"]
+    original, results = parts[0], {}
+    for n, scenario in enumerate(("re-capture", "new conversation")):
+        db = open_db(tmp / f"archive{n}.db")
+        types = {r[1]: r[2] for r in db.conn.execute(f"PRAGMA table_info({MESSAGE_TABLE})")}
+        bconn = open_baseline(tmp / f"baseline{n}.db", types)
         times = {"total": [], "prepare": [], "store": [], "baseline": []}
         for i in range(iterations):
-            if scenario == "re-capture":  # same conversation, a little newer each time
-                base["update_time"] += 1
-                leaf_parts[0] = f"{original} (revision {i})"
-                raw = encode(base)
-            else:  # a different conversation (ids, text) of the same size and mix
+            if scenario == "re-capture":  # the same conversation, a little newer, one edit
+                same["update_time"] += 1
+                parts[0] = f"{original} (revision {i})"
+                raw = encode(same)
+            else:  # another conversation (ids, text) of the same size and mix
                 raw = encode(make_conversation(i + 1))
             rows, prepare, store = ingest(db, raw)
             times["prepare"].append(prepare)
             times["store"].append(store)
             times["total"].append(prepare + store)
-            times["baseline"].append(baseline(bconn, rows))  # interleaved, so drift hits both alike
+            times["baseline"].append(baseline(bconn, rows))  # interleaved: drift hits both alike
         db.conn.close()
         bconn.close()
         stats = {k: summary(v) for k, v in times.items()}
-        stats["first_total_ms"] = times["total"][0] * 1000
-        stats["store_over_baseline_p50"] = stats["store"]["p50"] / stats["baseline"]["p50"]
+        stats["first_total_ms"] = round(times["total"][0] * 1000, 3)
+        ratio = stats["store"]["p50"] / stats["baseline"]["p50"]
+        stats["store_over_baseline_p50"] = round(ratio, 2)
         results[scenario] = stats
-    return len(encode(base)), results
-
-
-def summary(seconds):
-    ms = [s * 1000 for s in seconds]
-    return {"p50": statistics.median(ms), "p95": statistics.quantiles(ms, n=20, method="inclusive")[-1],
-            "mean": statistics.fmean(ms)}
+    return len(encode(same)), results
 
 
 def main():
@@ -214,31 +220,31 @@ def main():
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     if args.iterations < 2:
-        parser.error("--iterations must be at least 2 (p95 needs two samples)")
+        parser.error("--iterations must be at least 2 (a p95 needs two samples)")
     with tempfile.TemporaryDirectory(prefix="archiver-bench-") as tmp:
         size, results = run(args.iterations, Path(tmp))
     env = {"python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
-           "cpu_count": os.cpu_count(), "platform": platform.platform(), "tmpdir": tempfile.gettempdir()}
+           "cpu_count": os.cpu_count(), "platform": platform.platform(),
+           "tmpdir": tempfile.gettempdir()}
     report = {"environment": env, "nodes": NODES, "capture_bytes": size,
               "iterations": args.iterations, "scenarios": results}
     if args.json:
-        json.dump(report, sys.stdout, indent=2)
-        print()
+        print(json.dumps(report, indent=2))
         return
     print(f"Ingest of a {NODES:,}-node conversation ({size:,} bytes), {args.iterations} iterations")
-    print(f"Python {env['python']}, SQLite {env['sqlite']}, {env['cpu_count']} CPUs, {env['platform']}")
-    print(f"archives in {env['tmpdir']}; times in ms\n")
-    print(f"{'scenario':<18}{'step':<30}{'p50':>9}{'p95':>9}{'mean':>9}")
-    steps = {"total": "total ingest", "prepare": "prepare (parse + reshape)",
-             "store": "store (save_capture + commit)", "baseline": "baseline executemany"}
+    print(f"Python {env['python']}, SQLite {env['sqlite']}, {env['cpu_count']} CPUs, "
+          f"{env['platform']}; archives in {env['tmpdir']}\n")
+    print(f"{'scenario':<18}{'step (ms)':<31}{'p50':>8}{'p95':>8}{'mean':>8}")
+    labels = {"total": "total ingest", "prepare": "prepare (parse + reshape)",
+              "store": "store (save_capture + commit)", "baseline": "baseline executemany"}
     for scenario, stats in results.items():
-        for i, (key, label) in enumerate(steps.items()):
-            s = stats[key]
-            print(f"{scenario if i == 0 else '':<18}{label:<30}{s['p50']:>9.1f}{s['p95']:>9.1f}{s['mean']:>9.1f}")
+        for i, (key, label) in enumerate(labels.items()):
+            p50, p95, mean = stats[key].values()
+            print(f"{'' if i else scenario:<18}{label:<31}{p50:>8.1f}{p95:>8.1f}{mean:>8.1f}")
     print()
     for scenario, stats in results.items():
-        print(f"{scenario}: store p50 / baseline p50 = {stats['store_over_baseline_p50']:.1f}x;"
-              f" first iteration total {stats['first_total_ms']:.1f} ms")
+        print(f"{scenario}: store p50 / baseline p50 = {stats['store_over_baseline_p50']:.1f}x"
+              f" (first iteration's total: {stats['first_total_ms']:.1f} ms)")
 
 
 if __name__ == "__main__":
