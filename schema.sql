@@ -117,10 +117,13 @@ END;
 CREATE TRIGGER "chatgpt_message_ad" AFTER DELETE ON "chatgpt_message" BEGIN
   INSERT INTO "chatgpt_message_fts" ("chatgpt_message_fts", rowid, "text") VALUES('delete', old.rowid, old."text");
 END;
-CREATE TRIGGER "chatgpt_message_au" AFTER UPDATE ON "chatgpt_message" BEGIN
-  INSERT INTO "chatgpt_message_fts" ("chatgpt_message_fts", rowid, "text") VALUES('delete', old.rowid, old."text");
-  INSERT INTO "chatgpt_message_fts" (rowid, "text") VALUES (new.rowid, new."text");
-END;
+CREATE TRIGGER [chatgpt_message_au] AFTER UPDATE OF [text] ON [chatgpt_message]
+            WHEN old.[text] IS NOT new.[text]
+            BEGIN
+              INSERT INTO [chatgpt_message_fts] ([chatgpt_message_fts], rowid, [text])
+                VALUES('delete', old.rowid, old.[text]);
+              INSERT INTO [chatgpt_message_fts] (rowid, [text]) VALUES (new.rowid, new.[text]);
+            END;
 CREATE VIRTUAL TABLE "chatgpt_conversation_fts" USING FTS5 (
     "title",
     tokenize='porter',
@@ -136,7 +139,10 @@ END;
 CREATE TRIGGER "chatgpt_conversation_ad" AFTER DELETE ON "chatgpt_conversation" BEGIN
   INSERT INTO "chatgpt_conversation_fts" ("chatgpt_conversation_fts", rowid, "title") VALUES('delete', old.rowid, old."title");
 END;
-CREATE TRIGGER "chatgpt_conversation_au" AFTER UPDATE ON "chatgpt_conversation" BEGIN
-  INSERT INTO "chatgpt_conversation_fts" ("chatgpt_conversation_fts", rowid, "title") VALUES('delete', old.rowid, old."title");
-  INSERT INTO "chatgpt_conversation_fts" (rowid, "title") VALUES (new.rowid, new."title");
-END;
+CREATE TRIGGER [chatgpt_conversation_au] AFTER UPDATE OF [title] ON [chatgpt_conversation]
+            WHEN old.[title] IS NOT new.[title]
+            BEGIN
+              INSERT INTO [chatgpt_conversation_fts] ([chatgpt_conversation_fts], rowid, [title])
+                VALUES('delete', old.rowid, old.[title]);
+              INSERT INTO [chatgpt_conversation_fts] (rowid, [title]) VALUES (new.rowid, new.[title]);
+            END;

@@ -15,13 +15,21 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from . import __version__
-from .db import archive_stats, ensure_secret, open_db, prepare_capture, save_capture
+from .db import (
+    archive_stats,
+    ensure_secret,
+    open_db,
+    prepare_capture,
+    save_capture,
+    wanted_conversations,
+)
 from .plugin import PLUGIN, WRITABLE_TABLES, authenticate
-from .reshape import BadJSON, NotAConversation
+from .reshape import BadJSON, NotAConversation, parse_json
+from .scripts import USERSCRIPT_PATH, render_userscript
 from .tokens import bearer_token
 
 log = logging.getLogger("chatgpt_archiver")
@@ -119,6 +127,17 @@ def create_app(
             {"ok": True, **result.as_dict()}, status_code=200 if result.duplicate else 201
         )
 
+    async def wanted(request):
+        await require_token(request)
+        body = await read_body(request, max_body)
+        listed = parse_listing(body)
+        ids = await archive.execute_fn(lambda conn: wanted_conversations(conn, listed))
+        return JSONResponse({"ok": True, "wanted": ids})
+
+    async def userscript(request):
+        server = str(request.base_url).rstrip("/")
+        return Response(render_userscript(server), media_type="text/javascript; charset=utf-8")
+
     async def health(request):
         return JSONResponse({"ok": True, "version": __version__})
 
@@ -137,6 +156,8 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/api/conversations", ingest, methods=["POST"]),
+            Route("/api/conversations/wanted", wanted, methods=["POST"]),
+            Route(USERSCRIPT_PATH, userscript),
             Route("/api/health", health),
             Route("/api/stats", stats),
             Mount("/", app=ds.app()),
@@ -162,6 +183,17 @@ def create_app(
     )
     app.state.datasette = ds
     return app
+
+
+def parse_listing(body):
+    """``{"conversations": [{"id": str, "update_time": ...}, ...]}`` -> the list, or ApiError."""
+    data = parse_json(body)
+    items = data.get("conversations") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not all(
+        isinstance(i, dict) and isinstance(i.get("id"), str) for i in items
+    ):
+        raise ApiError(422, "expected {\"conversations\": [{\"id\": ..., \"update_time\": ...}, ...]}")
+    return items
 
 
 async def read_body(request, limit):

@@ -225,7 +225,8 @@ def _with_citations(text, metadata):
             sources.append(_source(item))
     for cite in _dicts(metadata.get("citations")):
         sources.append(_source(cite.get("metadata") if isinstance(cite.get("metadata"), dict) else cite))
-    text = _PUA_CHARS.sub("", _PUA_MARKER.sub("", text))
+    if not text.isascii():  # the markers are non-ASCII; most text is ASCII, skip the regexes
+        text = _PUA_CHARS.sub("", _PUA_MARKER.sub("", text))
     seen, lines = set(), []
     for s in sources:
         if s and s not in seen:

@@ -136,12 +136,22 @@ def m001_initial(db):
         """.format(_TEXT_FROM_CONTENT.format(row="new"))
     )
 
-    db["chatgpt_message"].enable_fts(
-        ["text"], fts_version="FTS5", create_triggers=True, tokenize="porter"
-    )
-    db["chatgpt_conversation"].enable_fts(
-        ["title"], fts_version="FTS5", create_triggers=True, tokenize="porter"
-    )
+    for table, column in (("chatgpt_message", "text"), ("chatgpt_conversation", "title")):
+        db[table].enable_fts([column], fts_version="FTS5", create_triggers=True, tokenize="porter")
+        # sqlite-utils' update trigger re-indexes a row whenever any column changes; ours
+        # only when the indexed text does (re-captures update flags far more than text).
+        db.execute(f"DROP TRIGGER [{table}_au]")
+        db.execute(
+            f"""
+            CREATE TRIGGER [{table}_au] AFTER UPDATE OF [{column}] ON [{table}]
+            WHEN old.[{column}] IS NOT new.[{column}]
+            BEGIN
+              INSERT INTO [{table}_fts] ([{table}_fts], rowid, [{column}])
+                VALUES('delete', old.rowid, old.[{column}]);
+              INSERT INTO [{table}_fts] (rowid, [{column}]) VALUES (new.rowid, new.[{column}]);
+            END
+            """
+        )
 
 
 # The text of a 2023-style row: its content's string parts, or content.text.

@@ -15,6 +15,8 @@ import math
 import re
 from datetime import datetime, timezone
 
+import orjson
+
 from .content import render_content
 
 CONVERSATION_TABLE = "chatgpt_conversation"
@@ -93,9 +95,15 @@ def parse_json(raw):
     """Parse a capture's bytes. Lone UTF-16 surrogates (legal in JSON, illegal in SQLite's
     UTF-8) are replaced, so one bad character cannot make a conversation unstorable."""
     try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise BadJSON(f"malformed JSON: {e}") from None
+        # orjson is several times faster on big conversations; what it refuses (lone
+        # surrogates, huge integers, deep nesting, bad input) goes to the standard library,
+        # which either manages or gives the error message we report.
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError
+            raise BadJSON(f"malformed JSON: {e}") from None
     if _SURROGATE_ESCAPE.search(raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")):
         data = _scrub_surrogates(data)
     return data
@@ -260,20 +268,19 @@ def branch_ids(nodes, leaf):
 
 def _message_row(cid, key, node, is_current):
     msg = node.message if isinstance(node.message, dict) else None
-    row = dict.fromkeys(MESSAGE_COLUMNS)
-    row.update(
-        id=key,
-        node_id=key,
-        conversation_id=cid,
-        parent_id=node.parent,
-        parent_derived=int(node.parent_derived),
-        child_index=node.child_index,
-        is_current=int(is_current),
-        is_hidden=1,
-    )
     if msg is None:
-        if node.message is not None:
-            row["message_json"] = to_json(node.message)
+        row = dict.fromkeys(MESSAGE_COLUMNS)
+        row.update(
+            id=key,
+            node_id=key,
+            conversation_id=cid,
+            parent_id=node.parent,
+            parent_derived=int(node.parent_derived),
+            child_index=node.child_index,
+            is_current=int(is_current),
+            is_hidden=1,
+            message_json=to_json(node.message),
+        )
         return row
     author = msg.get("author") if isinstance(msg.get("author"), dict) else {}
     metadata = msg.get("metadata") if isinstance(msg.get("metadata"), dict) else {}
@@ -281,28 +288,35 @@ def _message_row(cid, key, node, is_current):
     recipient = msg.get("recipient")
     text, unknown = render_content(content, recipient=recipient, metadata=metadata)
     ctype = content.get("content_type") if isinstance(content, dict) else None
-    row.update(
-        message_id=_str_or_none(msg.get("id")),
-        author_role=_str_or_none(author.get("role")),
-        author_name=_str_or_none(author.get("name")),
-        author_metadata=to_json(author.get("metadata")),
-        create_time=to_epoch(msg.get("create_time")),
-        update_time=to_epoch(msg.get("update_time")),
-        content=to_json(content),
-        content_type=_str_or_none(ctype),
-        text=text,
-        end_turn=_bool_int(msg.get("end_turn")),
-        weight=_number(msg.get("weight")),
-        metadata=to_json(msg.get("metadata")),
-        recipient=_str_or_none(recipient),
-        channel=_str_or_none(msg.get("channel")),
-        status=_str_or_none(msg.get("status")),
-        model=_model(metadata),
-        is_hidden=int(_is_hidden(author, metadata, content, recipient)),
-        unknown_types=",".join(sorted(set(unknown))) or None,
-        message_json=to_json(msg),
-    )
-    return row
+    # A literal in MESSAGE_COLUMNS order (this runs once per node of every capture).
+    return {
+        "id": key,
+        "conversation_id": cid,
+        "author_role": _str_or_none(author.get("role")),
+        "author_metadata": to_json(author.get("metadata")),
+        "create_time": to_epoch(msg.get("create_time")),
+        "content": to_json(content),
+        "end_turn": _bool_int(msg.get("end_turn")),
+        "weight": _number(msg.get("weight")),
+        "metadata": to_json(msg.get("metadata")),
+        "recipient": _str_or_none(recipient),
+        "node_id": key,
+        "message_id": _str_or_none(msg.get("id")),
+        "parent_id": node.parent,
+        "parent_derived": int(node.parent_derived),
+        "child_index": node.child_index,
+        "is_current": int(is_current),
+        "is_hidden": int(_is_hidden(author, metadata, content, recipient)),
+        "author_name": _str_or_none(author.get("name")),
+        "content_type": _str_or_none(ctype),
+        "text": text,
+        "model": _model(metadata),
+        "status": _str_or_none(msg.get("status")),
+        "channel": _str_or_none(msg.get("channel")),
+        "update_time": to_epoch(msg.get("update_time")),
+        "unknown_types": ",".join(sorted(set(unknown))) or None,
+        "message_json": to_json(msg),
+    }
 
 
 def _model(metadata):
@@ -377,9 +391,13 @@ def _conversation_row(cid, data, shape, leaf):
 
 
 def to_json(value):
+    """Compact JSON text, UTF-8 kept as is."""
     if value is None:
         return None
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return orjson.dumps(value).decode()
+    except (TypeError, orjson.JSONEncodeError):  # e.g. integers beyond 64 bits
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def to_epoch(value):

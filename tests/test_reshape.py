@@ -237,3 +237,10 @@ def test_parse_json_errors(raw):
 )
 def test_to_epoch(value, expected):
     assert to_epoch(value) == expected
+
+
+def test_message_rows_have_every_column_in_order():
+    from archiver.reshape import MESSAGE_COLUMNS
+
+    for row in reshape_conversation(fixture_json("every_content_type.json"))["chatgpt_message"]:
+        assert tuple(row) == MESSAGE_COLUMNS
