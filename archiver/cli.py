@@ -103,6 +103,7 @@ def serve(db, host, port, root, cors_origins, max_body):
     click.echo(f"Archive:  {Path(db).resolve()}")
     click.echo(f"Browse:   {base}/")
     click.echo(f"Ingest:   POST {base}/api/conversations (Authorization: Bearer <token>)")
+    click.echo(f"Capture:  install the userscript from {base}/userscript.user.js")
     if public or root:
         click.echo(f"Sign in:  {base}{root_login_path(app)}  (one-time link)")
     if public:
@@ -248,6 +249,40 @@ def _label(item, index):
 
 def _dumps(item):
     return json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+@cli.command()
+@db_argument
+@click.option("-n", "--token-name", required=True, help="Name for the new token the snippet carries.")
+@click.option(
+    "--url",
+    default="http://127.0.0.1:8001",
+    show_default=True,
+    help="The archive server's address as the browser reaches it.",
+)
+def snippet(db, token_name, url):
+    """Print a snippet to paste into the DevTools console on chatgpt.com, with the server's
+    URL and a new token baked in. For people who do not use a userscript manager; the
+    token lives in the snippet, so revoke it when you are done.
+
+    Example:
+
+        chatgpt-archiver snippet --token-name console | pbcopy
+    """
+    from .scripts import render_snippet
+
+    database = _open(db)
+    try:
+        with write_transaction(database) as conn:
+            secret = create_token(conn, token_name)
+    except TokenError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(render_snippet(url, secret))
+    click.echo(
+        f"Snippet printed with new token {token_name!r}; paste it into the console on"
+        " https://chatgpt.com (it holds the token: treat it as a secret).",
+        err=True,
+    )
 
 
 @cli.command(name="rebuild")

@@ -216,3 +216,36 @@ def test_public_bind_is_private_until_root_signs_in(db_path, auth):
         assert client.post("/archive/chatgpt_message/-/insert", json=row, headers=auth).status_code == 201
         assert client.get(root_login_path(client.app), follow_redirects=False).status_code == 302
         assert client.get("/archive/chatgpt_message.json").status_code == 200
+
+
+def test_userscript_is_served_prefilled_without_a_token(client, auth):
+    response = client.get("/userscript.user.js")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/javascript; charset=utf-8"
+    body = response.text
+    assert body.startswith("// ==UserScript==")
+    assert 'var ARCHIVER_SERVER = "http://testserver";' in body
+    assert 'var ARCHIVER_TOKEN = "__ARCHIVER_TOKEN__";' in body
+    assert "// @connect      testserver" in body
+    assert auth["Authorization"].split()[1] not in body
+
+
+def test_wanted_lists_missing_and_outdated_conversations(client, auth):
+    data = fixture_json("branched.json")
+    post(client, data, auth)
+    from datetime import datetime, timezone
+
+    iso = lambda t: datetime.fromtimestamp(t, timezone.utc).isoformat()  # noqa: E731
+    listing = {"conversations": [
+        {"id": data["id"], "update_time": iso(data["update_time"])},          # same: not wanted
+        {"id": "new-one", "update_time": iso(1790000000)},                     # missing
+        {"id": data["id"] + "x", "update_time": None},                         # missing, no time
+    ]}
+    response = client.post("/api/conversations/wanted", json=listing, headers=auth)
+    assert response.json() == {"ok": True, "wanted": ["new-one", data["id"] + "x"]}
+    listing["conversations"][0]["update_time"] = data["update_time"] + 5      # changed since
+    response = client.post("/api/conversations/wanted", json=listing, headers=auth)
+    assert response.json()["wanted"] == [data["id"], "new-one", data["id"] + "x"]
+    assert client.post("/api/conversations/wanted", json=listing).status_code == 401
+    bad = client.post("/api/conversations/wanted", json={"conversations": [{"id": 3}]}, headers=auth)
+    assert (bad.status_code, bad.json()["status"]) == (422, 422)

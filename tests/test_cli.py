@@ -128,3 +128,16 @@ def test_locked_archive_is_a_one_line_error(tmp_path, monkeypatch):
     finally:
         holder.conn.rollback()
     assert (result.exit_code, result.output) == (1, "Error: archive error: database is locked\n")
+
+
+def test_snippet_carries_url_and_a_new_token(tmp_path):
+    db = tmp_path / "a.db"
+    result = run("snippet", db, "--token-name", "console", "--url", "http://127.0.0.1:9999/")
+    assert result.exit_code == 0
+    assert 'var ARCHIVER_SERVER = "http://127.0.0.1:9999";' in result.stdout
+    token_line = [line for line in result.stdout.splitlines() if line.startswith("var ARCHIVER_TOKEN")]
+    assert len(token_line) == 1 and '"cga_' in token_line[0]
+    secret = token_line[0].split('"')[1]
+    from archiver.tokens import check_token
+
+    assert check_token(open_db(db).conn, secret) == "console"
