@@ -57,3 +57,54 @@ def auth(token):
 def client(db_path, token):
     with TestClient(create_app(db_path)) as test_client:
         yield test_client
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ArchiveServer:
+    """`chatgpt-archiver serve` as a user runs it: a real uvicorn process on loopback."""
+
+    def __init__(self, db, port=None):
+        self.db, self.port = db, port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = None
+
+    def cli(self, *args):
+        import subprocess
+        import sys
+
+        return subprocess.run([sys.executable, "-m", "archiver", *map(str, args)],
+                              capture_output=True, text=True, check=True).stdout
+
+    def start(self):
+        import subprocess
+        import sys
+        import time
+        import urllib.request
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "archiver", "serve", str(self.db), "--port", str(self.port)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(self.url + "/api/health", timeout=1)
+                return self
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.process.kill()
+                    raise RuntimeError("server did not start:\n" + self.process.stdout.read())
+                time.sleep(0.1)
+
+    def stop(self):
+        import signal
+
+        self.process.send_signal(signal.SIGINT)
+        output, _ = self.process.communicate(timeout=10)
+        return self.process.returncode, output

@@ -1,50 +1,22 @@
 """One test against the real thing: `chatgpt-archiver serve` under uvicorn on a free port."""
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from conftest import fixture_bytes
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from conftest import ArchiveServer, fixture_bytes
 
 
 @pytest.fixture
 def server(tmp_path):
-    db = tmp_path / "live.db"
-    cli = [sys.executable, "-m", "archiver"]
-    token = subprocess.run(cli + ["token", "create", str(db), "--name", "test"],
-                           capture_output=True, text=True, check=True).stdout.strip()
-    port = free_port()
-    process = subprocess.Popen(cli + ["serve", str(db), "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            urllib.request.urlopen(base + "/api/health", timeout=1)
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail("server did not start:\n" + process.stdout.read())
-            time.sleep(0.1)
-    yield base, token
-    process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=10)
-    assert process.returncode == 0, output
+    archive = ArchiveServer(tmp_path / "live.db")
+    token = archive.cli("token", "create", archive.db, "--name", "test").strip()
+    archive.start()
+    yield archive.url, token
+    returncode, output = archive.stop()
+    assert returncode == 0, output
 
 
 def request(url, data=None, headers=None):

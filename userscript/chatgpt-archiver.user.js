@@ -318,7 +318,7 @@ function archiverMain(core) {
   var archivedTimes = store.get("archivedTimes", {});
   var queue = store.get("queue", []);
   var pace = Number(store.get("paceMs", 1000));
-  var lastRead = null;
+  var lastRead = store.get("lastRead", null); // kept across reloads, so a reload cannot break the pace
   var lastCaptureAt = {}; // conversation id -> time a tree or page of it was seen
   var authWaiters = [];
 
@@ -433,20 +433,26 @@ function archiverMain(core) {
 
   function whenAuthorised() {
     if (auth.authorization) return Promise.resolve();
-    return new Promise(function (resolve) {
-      authWaiters.push(resolve);
-      // A page that has not made an authorised request yet: ask the session, as the app does.
+    return new Promise(function (resolve, reject) {
+      authWaiters.push({ resolve: resolve, reject: reject });
+      // No authorised request from the page yet: ask for the session, as the app does.
       originalFetch
         .call(page, "/api/auth/session", { credentials: "include" })
         .then(function (r) {
           return r.ok ? r.json() : null;
         })
-        .then(function (session) {
-          if (session && session.accessToken && !auth.authorization) {
-            learnAuth({ authorization: "Bearer " + session.accessToken });
-          }
+        .catch(function () {
+          return null;
         })
-        .catch(function () {});
+        .then(function (session) {
+          if (session && session.accessToken) {
+            if (!auth.authorization) learnAuth({ authorization: "Bearer " + session.accessToken });
+          } else if (!auth.authorization) {
+            authWaiters.splice(0).forEach(function (w) {
+              w.reject(new Error("not signed in to ChatGPT"));
+            });
+          }
+        });
     });
   }
 
@@ -458,35 +464,37 @@ function archiverMain(core) {
     if (!changed) return;
     auth = Object.assign({}, auth, headers);
     store.set("authHeaders", auth);
-    authWaiters.splice(0).forEach(function (resolve) {
-      resolve();
+    authWaiters.splice(0).forEach(function (w) {
+      w.resolve();
     });
   }
 
-  /** A paced, read-only GET against ChatGPT with the page's headers; retries 429s. */
+  /** A paced, read-only GET against ChatGPT with the page's headers; waits out 429s. The
+   * pace and any Retry-After are kept in storage, so a reload cannot skip them. */
   function read(path, attempt) {
     attempt = attempt || 0;
     return whenAuthorised()
       .then(function () {
-        var wait = core.paceDelay(lastRead, pace, Date.now());
+        var now = Date.now();
+        var wait = Math.max(core.paceDelay(lastRead, pace, now), store.get("readNotBefore", 0) - now);
         return new Promise(function (resolve) {
-          setTimeout(resolve, wait);
+          setTimeout(resolve, Math.max(0, wait));
         });
       })
       .then(function () {
         lastRead = Date.now();
+        store.set("lastRead", lastRead);
         return originalFetch.call(page, path, { method: "GET", headers: auth, credentials: "include" });
       })
       .then(function (r) {
         if (r.status === 429 && attempt < 8) {
           var delay = core.backoffDelay(attempt, core.parseRetryAfter(r.headers.get("retry-after"), Date.now()));
+          store.set("readNotBefore", Date.now() + delay);
           status.error = "ChatGPT rate limit: waiting " + Math.round(delay / 1000) + " s";
           badge.render();
-          return new Promise(function (resolve) {
-            setTimeout(resolve, delay);
-          }).then(function () {
+          return read(path, attempt + 1).then(function (retried) {
             status.error = null;
-            return read(path, attempt + 1);
+            return retried;
           });
         }
         if (r.status === 401 && attempt === 0) {
