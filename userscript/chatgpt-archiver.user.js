@@ -584,14 +584,17 @@ function archiverMain(core) {
     promise.then(
       function (response) {
         if (!response.ok) return;
-        var copy = response.clone(); // before the page reads the body
+        var copy = response.clone(); // now, before the page reads the body
         if (target.kind === "send") return onReply(request, copy);
-        copy
-          .json()
-          .then(function (body) {
-            onBody(target, body);
-          })
-          .catch(function () {});
+        // Parse our copy after the page's own code has had its turn with the response.
+        setTimeout(function () {
+          copy
+            .json()
+            .then(function (body) {
+              onBody(target, body);
+            })
+            .catch(function () {});
+        }, 0);
       },
       function () {}
     );
