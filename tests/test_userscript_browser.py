@@ -132,12 +132,13 @@ def add(fake, name, **kw):
     return tree
 
 
-def test_singular_tree_read_is_archived_whole(browser, fake, archive):
-    tree = add(fake, "singular", turns=3, branch=True)
+@pytest.mark.parametrize("host", ["chatgpt.com", "chat.openai.com"])
+def test_singular_tree_read_is_archived_whole(browser, fake, archive, host):
+    tree = add(fake, f"singular-{host}", turns=3, branch=True)
     cid = tree["conversation_id"]
     with scripted_context(browser, archive) as context:
         page = context.new_page()
-        page.goto("https://chatgpt.com/")
+        page.goto(f"https://{host}/")
         page.evaluate("id => app.loadTree(id)", cid)
         wait_for(page, lambda: messages_in_archive(archive, cid) == set(tree["mapping"]), what="tree rows")
         assert page.evaluate("document.getElementById('chatgpt-archiver-badge').dataset.state") == "archived"
@@ -323,3 +324,20 @@ def test_console_snippet_archives_through_cors(browser, fake, archive, tmp_path)
     db = open_db(archive.db)
     assert db.execute("select token_name from chatgpt_capture where conversation_id = ?", [cid]).fetchall() == [
         ("console",)]
+
+
+def test_without_local_network_access_a_page_fetch_cannot_reach_the_archive(browser, fake, archive):
+    """Why the userscript posts with GM_xmlhttpRequest: the same post from the page is refused
+    by Chromium's Local Network Access when the user has not allowed it."""
+    tree = add(fake, "no-lna", turns=1)
+    cid = tree["conversation_id"]
+    snippet = archive.cli("snippet", archive.db, "--token-name", "denied", "--url", archive.url)
+    with new_context(browser) as context:
+        page = context.new_page()
+        page.goto("https://chatgpt.com/plain/")
+        page.evaluate(snippet)
+        page.evaluate("id => app.loadTree(id)", cid)
+        wait_for(page, lambda: page.evaluate(
+            "document.getElementById('chatgpt-archiver-badge')?.dataset.state") == "error", what="error badge")
+        assert page.evaluate("document.getElementById('chatgpt-archiver-badge').dataset.queued") == "1"
+    assert messages_in_archive(archive, cid) == set()
