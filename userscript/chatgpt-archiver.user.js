@@ -586,24 +586,29 @@ function archiverMain(core) {
         if (!response.ok) return;
         var copy = response.clone(); // now, before the page reads the body
         if (target.kind === "send") return onReply(request, copy);
-        // Parse our copy after the page's own code has had its turn with the response.
-        setTimeout(function () {
+        // Our work waits until the page is idle: the page's own code goes first.
+        whenIdle(function () {
           copy
-            .json()
-            .then(function (body) {
-              onBody(target, body);
+            .text()
+            .then(function (text) {
+              onBody(target, JSON.parse(text), text);
             })
             .catch(function () {});
-        }, 0);
+        });
       },
       function () {}
     );
   }
 
-  function onBody(target, body) {
+  function whenIdle(fn) {
+    if (typeof page.requestIdleCallback === "function") page.requestIdleCallback(fn, { timeout: 2000 });
+    else setTimeout(fn, 0);
+  }
+
+  function onBody(target, body, text) {
     if (target.kind === "tree" && core.isTree(body)) {
       rememberTree(target.id, body);
-      capture(target.id, "tree", JSON.stringify(body));
+      capture(target.id, "tree", text); // the bytes exactly as ChatGPT sent them
     } else if (target.kind === "batch" && Array.isArray(body)) {
       body.filter(core.isTree).forEach(function (tree) {
         var id = tree.conversation_id || tree.id;
