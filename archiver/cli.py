@@ -111,6 +111,15 @@ def serve(db, host, port, root, cors_origins, max_body):
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 
+def _new_token(db, name):
+    database = _open(db)
+    try:
+        with write_transaction(database) as conn:
+            return create_token(conn, name)
+    except TokenError as e:
+        raise click.ClickException(str(e)) from None
+
+
 @cli.group()
 def token():
     "Create, list and revoke API tokens."
@@ -126,12 +135,7 @@ def token_create(db, name):
 
         TOKEN=$(chatgpt-archiver token create --name laptop)
     """
-    database = _open(db)
-    try:
-        with write_transaction(database) as conn:
-            secret = create_token(conn, name)
-    except TokenError as e:
-        raise click.ClickException(str(e)) from None
+    secret = _new_token(db, name)
     click.echo(secret)
     click.echo(f"Token {name!r} created; it will not be shown again.", err=True)
 
@@ -271,13 +275,7 @@ def snippet(db, token_name, url):
     """
     from .scripts import render_snippet
 
-    database = _open(db)
-    try:
-        with write_transaction(database) as conn:
-            secret = create_token(conn, token_name)
-    except TokenError as e:
-        raise click.ClickException(str(e)) from None
-    click.echo(render_snippet(url, secret))
+    click.echo(render_snippet(url, _new_token(db, token_name)))
     click.echo(
         f"Snippet printed with new token {token_name!r}; paste it into the console on"
         " https://chatgpt.com (it holds the token: treat it as a secret).",

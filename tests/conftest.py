@@ -108,3 +108,31 @@ class ArchiveServer:
         self.process.send_signal(signal.SIGINT)
         output, _ = self.process.communicate(timeout=10)
         return self.process.returncode, output
+
+
+# A fake https://chatgpt.com (tests/fake_chatgpt.py) and Chromium pointed at it, for the
+# browser tests. Each module provides its own `fake` fixture (a FakeChatGPT).
+
+
+@pytest.fixture(scope="module")
+def fake_port(fake, tmp_path_factory):
+    from fake_chatgpt import make_certificate, serve_fake_chatgpt
+
+    certfile, keyfile = make_certificate(tmp_path_factory.mktemp("cert"))
+    with serve_fake_chatgpt(fake, certfile, keyfile) as port:
+        yield port
+
+
+@pytest.fixture(scope="module")
+def browser(fake_port):
+    from fake_chatgpt import CHROMIUM, launch
+
+    if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
+        pytest.skip("no /usr/bin/chromium")  # CI installs it, so only a developer may skip
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        # The fake site counts as public, so Local Network Access applies as on the real one.
+        browser = launch(playwright, fake_port, f"--ip-address-space-overrides=127.0.0.1:{fake_port}=public")
+        yield browser
+        browser.close()

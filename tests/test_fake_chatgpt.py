@@ -7,8 +7,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from fake_chatgpt import (CHROMIUM, CSP, FakeChatGPT, current_branch, launch, make_certificate,
-                          make_id, new_context, serve_fake_chatgpt, synthetic_conversation)
+from fake_chatgpt import CHROMIUM, CSP, FakeChatGPT, current_branch, make_id, new_context, synthetic_conversation
 
 AUTH = {"Authorization": "Bearer fake-access-token"}
 LINEAR = make_id("test", "linear")
@@ -23,21 +22,8 @@ def fake():
 
 
 @pytest.fixture(scope="module")
-def port(fake, tmp_path_factory):
-    certfile, keyfile = make_certificate(tmp_path_factory.mktemp("cert"))
-    with serve_fake_chatgpt(fake, certfile, keyfile) as port:
-        yield port
-
-
-@pytest.fixture(scope="module")
-def browser(port):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("no /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        browser = launch(playwright, port)
-        yield browser
-        browser.close()
+def port(fake_port):
+    return fake_port
 
 
 @pytest.fixture

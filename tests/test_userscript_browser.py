@@ -18,11 +18,8 @@ from fake_chatgpt import (
     CHROMIUM,
     FakeChatGPT,
     current_branch,
-    launch,
-    make_certificate,
     make_id,
     new_context,
-    serve_fake_chatgpt,
     synthetic_conversation,
 )
 
@@ -65,23 +62,6 @@ def gm_xhr(request):
 @pytest.fixture(scope="module")
 def fake():
     return FakeChatGPT()
-
-
-@pytest.fixture(scope="module")
-def fake_port(fake, tmp_path_factory):
-    certfile, keyfile = make_certificate(tmp_path_factory.mktemp("cert"))
-    with serve_fake_chatgpt(fake, certfile, keyfile) as port:
-        yield port
-
-
-@pytest.fixture(scope="module")
-def browser(fake_port):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch(playwright, fake_port, f"--ip-address-space-overrides=127.0.0.1:{fake_port}=public")
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
