@@ -146,3 +146,15 @@ CREATE TRIGGER [chatgpt_conversation_au] AFTER UPDATE OF [title] ON [chatgpt_con
                 VALUES('delete', old.rowid, old.[title]);
               INSERT INTO [chatgpt_conversation_fts] (rowid, [title]) VALUES (new.rowid, new.[title]);
             END;
+CREATE TABLE "chatgpt_public" (
+   "conversation_id" TEXT PRIMARY KEY REFERENCES "chatgpt_conversation"("id"),
+   "published_at" TEXT
+);
+CREATE VIEW "public_conversations" AS 
+        SELECT c.id, c.title, c.create_time, c.update_time, c.message_count, p.published_at
+        FROM chatgpt_public p JOIN chatgpt_conversation c ON c.id = p.conversation_id;
+CREATE VIEW "public_messages" AS 
+        SELECT m.conversation_id, m.node_id, m.parent_id, m.author_role, m.create_time,
+               m.content_type, m.model, m.text
+        FROM chatgpt_message m JOIN chatgpt_public p ON p.conversation_id = m.conversation_id
+        WHERE m.is_hidden = 0 AND m.is_current = 1;

@@ -27,7 +27,8 @@ from .db import (
     save_capture,
     wanted_conversations,
 )
-from .plugin import PLUGIN, WRITABLE_TABLES, authenticate
+from .web.auth import WRITABLE_TABLES, authenticate
+from .web.config import browse_config, browse_metadata
 from .reshape import BadJSON, NotAConversation, parse_json
 from .scripts import USERSCRIPT_PATH, render_userscript
 from .tokens import bearer_token
@@ -88,13 +89,11 @@ def create_app(
     secret = secret or ensure_secret(setup.conn)
     setup.close()
     name = db_path.stem
-    config = {"plugins": {PLUGIN: {"database": name}}}
-    if public:
-        config["allow"] = {"id": "root"}
+    config = browse_config(name, public)
     ds = Datasette(
         [str(db_path)],
         config=config,
-        metadata={"title": "ChatGPT archive"},
+        metadata=browse_metadata(name),
         secret=secret,
         settings={
             # A whole conversation must fit in one insert-API request.

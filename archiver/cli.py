@@ -10,6 +10,9 @@ import click
 from . import __version__
 from .db import (
     ArchiveError,
+    NoSuchConversation,
+    publish_conversation,
+    unpublish_conversation,
     archive_stats,
     open_db,
     prepare_capture,
@@ -281,6 +284,43 @@ def snippet(db, token_name, url):
         " https://chatgpt.com (it holds the token: treat it as a secret).",
         err=True,
     )
+
+
+@cli.command()
+@db_argument
+@click.argument("conversation_id")
+def publish(db, conversation_id):
+    """Share one conversation on purpose. When the server is bound beyond loopback, anyone can
+    read published conversations (and nothing else) at /-/published.
+
+    Example:
+
+        chatgpt-archiver publish archive.db 6a1b2c3d-0000-8000-8000-00000000beef
+    """
+    _change_publication(db, conversation_id, publish_conversation, "published")
+
+
+@cli.command()
+@db_argument
+@click.argument("conversation_id")
+def unpublish(db, conversation_id):
+    """Stop sharing a conversation.
+
+    Example:
+
+        chatgpt-archiver unpublish archive.db 6a1b2c3d-0000-8000-8000-00000000beef
+    """
+    _change_publication(db, conversation_id, unpublish_conversation, "unpublished")
+
+
+def _change_publication(db, conversation_id, change, done):
+    database = _open(db)
+    try:
+        with write_transaction(database) as conn:
+            change(conn, conversation_id)
+    except NoSuchConversation as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"Conversation {conversation_id} {done}.")
 
 
 @cli.command(name="rebuild")

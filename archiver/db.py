@@ -362,3 +362,22 @@ def wanted_conversations(conn, listed):
         if have == "missing" or have is None or (listed_time is not None and listed_time > have + 0.001):
             wanted.append(item["id"])
     return wanted
+
+
+class NoSuchConversation(Exception):
+    pass
+
+
+def publish_conversation(conn, conversation_id):
+    """Share one conversation: readable by anyone when the server is bound beyond loopback."""
+    if conn.execute("SELECT 1 FROM chatgpt_conversation WHERE id = ?", [conversation_id]).fetchone() is None:
+        raise NoSuchConversation(f"no conversation {conversation_id!r} in the archive")
+    conn.execute(
+        "INSERT OR IGNORE INTO chatgpt_public (conversation_id, published_at) VALUES (?, ?)",
+        [conversation_id, now_iso()],
+    )
+
+
+def unpublish_conversation(conn, conversation_id):
+    if conn.execute("DELETE FROM chatgpt_public WHERE conversation_id = ?", [conversation_id]).rowcount == 0:
+        raise NoSuchConversation(f"conversation {conversation_id!r} is not published")

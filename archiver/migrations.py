@@ -163,3 +163,29 @@ _TEXT_FROM_CONTENT = """
     content_type = coalesce({row}.content_type,
       CASE WHEN json_valid({row}.content) THEN json_extract({row}.content, '$.content_type') END)
 """
+
+
+@migrations()
+def m002_public(db):
+    """Sharing on purpose: published conversation ids, and views exposing only those."""
+    db["chatgpt_public"].create(
+        {"conversation_id": str, "published_at": str},
+        pk="conversation_id",
+        foreign_keys=[("conversation_id", "chatgpt_conversation", "id")],
+    )
+    db.create_view(
+        "public_conversations",
+        """
+        SELECT c.id, c.title, c.create_time, c.update_time, c.message_count, p.published_at
+        FROM chatgpt_public p JOIN chatgpt_conversation c ON c.id = p.conversation_id
+        """,
+    )
+    db.create_view(
+        "public_messages",
+        """
+        SELECT m.conversation_id, m.node_id, m.parent_id, m.author_role, m.create_time,
+               m.content_type, m.model, m.text
+        FROM chatgpt_message m JOIN chatgpt_public p ON p.conversation_id = m.conversation_id
+        WHERE m.is_hidden = 0 AND m.is_current = 1
+        """,
+    )

@@ -11,7 +11,7 @@ import time
 from datasette import hookimpl
 from datasette.permissions import PermissionSQL
 
-from .tokens import PREFIX, LAST_USED_RESOLUTION_SECONDS, bearer_token, check_token, touch_token
+from ..tokens import PREFIX, LAST_USED_RESOLUTION_SECONDS, bearer_token, check_token, touch_token
 
 PLUGIN = "chatgpt-archiver"
 WRITABLE_TABLES = ("chatgpt_conversation", "chatgpt_message")
