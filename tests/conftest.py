@@ -82,14 +82,14 @@ class ArchiveServer:
         return subprocess.run([sys.executable, "-m", "archiver", *map(str, args)],
                               capture_output=True, text=True, check=True).stdout
 
-    def start(self):
+    def start(self, *extra):
         import subprocess
         import sys
         import time
         import urllib.request
 
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "archiver", "serve", str(self.db), "--port", str(self.port)],
+            [sys.executable, "-m", "archiver", "serve", str(self.db), "--port", str(self.port), *extra],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 20
         while True:

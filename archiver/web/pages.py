@@ -108,7 +108,7 @@ async def transcript_page(datasette, request):
         turn["html"] = markdown(turn["text"])
     return await render(datasette, request, "archiver_transcript.html", {
         "conversation": conversation, "turns": turns, "captures": captures,
-        "database": db.name, "when": when,
+        "database": db.name, "when": when, "target": request.args.get("leaf"),
         "can_read_all": await can_read_all(datasette, request),
     })
 

@@ -1,0 +1,127 @@
+"""Browsing the archive in real headless Chromium against a real `chatgpt-archiver serve`.
+Screenshots of the transcript, search and dashboard are saved into docs/ for the README."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import DATA, ArchiveServer, fixture_json
+from fake_chatgpt import CHROMIUM
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
+                                reason="no /usr/bin/chromium")
+
+DOCS = Path(__file__).parent.parent / "docs"
+BRANCHED = fixture_json("branched.json")
+HOSTILE = fixture_json("hostile.json")
+FIXTURES = ["branched.json", "every_content_type.json", "hostile.json", "export_list.json", "paged.json"]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic"])
+        yield browser
+        browser.close()
+
+
+def serve(tmp_path, *extra):
+    server = ArchiveServer(tmp_path / "archive.db")
+    server.cli("import", server.db, *[DATA / f for f in FIXTURES])
+    server.start(*extra)
+    return server
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    server = serve(tmp_path_factory.mktemp("browse"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def page(chromium):
+    context = chromium.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    page.dialogs = []
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    yield page
+    context.close()
+
+
+def test_search_from_the_home_page_finds_a_word_inside_code(page, archive):
+    page.goto(archive.url + "/")
+    page.fill("form.archiver-search input[name=q]", "frobnicate_widgets")
+    page.click("form.archiver-search button")
+    page.wait_for_url("**/-/search?q=frobnicate_widgets")
+    assert page.locator(".results mark").first.inner_text() == "frobnicate_widgets"
+    assert page.locator(".results .meta").first.inner_text().startswith("assistant · code")
+    DOCS.mkdir(exist_ok=True)
+    page.screenshot(path=DOCS / "search.png")
+    page.click(".results a")
+    page.wait_for_url("**/-/c/**#m-*")
+    anchor = page.url.split("#")[1]
+    assert "frobnicate_widgets" in page.locator(f"#{anchor}").inner_text()
+
+
+def test_transcript_branch_switch_changes_the_visible_messages(page, archive):
+    page.goto(f"{archive.url}/-/c/{BRANCHED['id']}")
+    visible = lambda: page.locator("section.turn .md").all_inner_texts()  # noqa: E731
+    before = visible()
+    current_text = BRANCHED["mapping"][BRANCHED["current_node"]]["message"]["content"]["parts"][0]
+    assert before[-1].strip() == current_text
+    switcher = page.locator(".switcher").first
+    assert "2/2" in switcher.inner_text()
+    DOCS.mkdir(exist_ok=True)
+    page.screenshot(path=DOCS / "transcript.png", full_page=True)
+    switcher.locator("a.prev").click()
+    page.wait_for_load_state()
+    after = visible()
+    assert after != before
+    assert "1/2" in page.locator(".switcher").first.inner_text()
+    assert page.locator("details.turn.hidden").count() >= 1  # the hidden system message, collapsed
+
+
+def test_dashboard_has_a_chart(page, archive):
+    page.goto(archive.url + "/-/dashboard")
+    assert page.locator("svg.chart").count() == 2
+    assert page.locator("svg.chart rect").count() > 3
+    assert "hologram_v9" in page.inner_text("body")
+    DOCS.mkdir(exist_ok=True)
+    page.screenshot(path=DOCS / "dashboard.png", full_page=True)
+
+
+@pytest.mark.parametrize("path", [
+    f"/-/c/{HOSTILE['conversation_id']}", "/-/search?q=alert", "/archive/chatgpt_conversation",
+    f"/archive/chatgpt_message?conversation_id={HOSTILE['conversation_id']}", "/-/dashboard",
+])
+def test_hostile_content_runs_nothing(page, archive, path):
+    page.goto(archive.url + path)
+    page.wait_for_timeout(300)
+    assert page.dialogs == []
+    assert page.locator("iframe").count() == 0
+    hrefs = page.eval_on_selector_all("a", "links => links.map(a => a.getAttribute('href') || '')")
+    assert not [h for h in hrefs if h.lower().startswith("javascript:")]
+
+
+def test_public_bind_refuses_anonymous_reads_but_shows_published(chromium, tmp_path):
+    server = serve(tmp_path, "--host", "0.0.0.0")  # beyond loopback; reached at 127.0.0.1
+    try:
+        server.cli("publish", server.db, HOSTILE["conversation_id"])
+        context = chromium.new_context()
+        page = context.new_page()
+        for path in ["/", f"/-/c/{BRANCHED['id']}", "/-/search?q=sourdough", "/archive/chatgpt_message.json"]:
+            assert page.goto(server.url + path).status == 403, path
+        response = page.goto(f"{server.url}/-/c/{HOSTILE['conversation_id']}")
+        assert response.status == 200 and "Hostile one" in page.inner_text("body")
+        published = json.loads(page.goto(server.url + "/archive/public_conversations.json?_shape=array").text())
+        assert [c["id"] for c in published] == [HOSTILE["conversation_id"]]
+        context.close()
+    finally:
+        server.stop()
