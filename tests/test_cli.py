@@ -141,3 +141,17 @@ def test_snippet_carries_url_and_a_new_token(tmp_path):
     from archiver.tokens import check_token
 
     assert check_token(open_db(db).conn, secret) == "console"
+
+
+def test_publish_and_unpublish(tmp_path):
+    db = tmp_path / "a.db"
+    run("import", db, DATA / "branched.json")
+    cid = json.loads((DATA / "branched.json").read_text())["id"]
+    assert run("publish", db, cid).output == f"Conversation {cid} published.\n"
+    assert run("publish", db, cid).exit_code == 0  # idempotent
+    assert open_db(db).execute("select count(*) from public_conversations").fetchone()[0] == 1
+    assert run("unpublish", db, cid).output == f"Conversation {cid} unpublished.\n"
+    again = run("unpublish", db, cid)
+    assert (again.exit_code, again.output) == (1, f"Error: conversation {cid!r} is not published\n")
+    missing = run("publish", db, "nope")
+    assert (missing.exit_code, missing.output) == (1, "Error: no conversation 'nope' in the archive\n")

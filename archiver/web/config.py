@@ -79,6 +79,14 @@ def browse_metadata(database):
             "chatgpt_capture": {
                 "description": "Every capture exactly as posted (gzip), with when, from which token,"
                 " and its SHA-256. `chatgpt-archiver rebuild` re-derives all rows from these.",
+                "columns": _columns(
+                    conversation_id="The conversation captured", received_at="First received (UTC)",
+                    last_received_at="Last received (an identical re-post counts again)",
+                    times_received="How often these exact bytes arrived", source="api, or import:<file>",
+                    token_name="The token that posted it", sha256="SHA-256 of the bytes as posted",
+                    size="Bytes as posted", update_time="The conversation's update_time in this capture",
+                    shape="tree (full mapping) or page (a paged read)", body="The bytes as posted, gzip",
+                ),
             },
             "chatgpt_public": {"description": "Conversations shared on purpose (`chatgpt-archiver publish`)."},
             "public_conversations": {"description": "Published conversations, readable by anyone."},
