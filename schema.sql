@@ -158,3 +158,53 @@ CREATE VIEW "public_messages" AS
                m.content_type, m.model, m.text
         FROM chatgpt_message m JOIN chatgpt_public p ON p.conversation_id = m.conversation_id
         WHERE m.is_hidden = 0 AND m.is_current = 1;
+CREATE TABLE "chatgpt_asset" (
+   "sha256" TEXT PRIMARY KEY,
+   "size" INTEGER,
+   "mime_type" TEXT,
+   "data" BLOB
+);
+CREATE TABLE "chatgpt_asset_file" (
+   "path" TEXT PRIMARY KEY,
+   "file_id" TEXT,
+   "name" TEXT,
+   "sha256" TEXT REFERENCES "chatgpt_asset"("sha256")
+);
+CREATE INDEX "idx_chatgpt_asset_file_file_id"
+    ON "chatgpt_asset_file" ("file_id");
+CREATE TABLE "chatgpt_message_asset" (
+   "conversation_id" TEXT REFERENCES "chatgpt_conversation"("id"),
+   "node_id" TEXT,
+   "pointer" TEXT,
+   "file_id" TEXT
+);
+CREATE UNIQUE INDEX "idx_chatgpt_message_asset_conversation_id_node_id_pointer"
+    ON "chatgpt_message_asset" ("conversation_id", "node_id", "pointer");
+CREATE INDEX "idx_chatgpt_message_asset_file_id"
+    ON "chatgpt_message_asset" ("file_id");
+CREATE TABLE "chatgpt_textdoc" (
+   "path" TEXT PRIMARY KEY,
+   "title" TEXT,
+   "content" TEXT,
+   "raw" TEXT,
+   "imported_at" TEXT
+);
+CREATE VIRTUAL TABLE "chatgpt_textdoc_fts" USING FTS5 (
+    "title", "content",
+    tokenize='porter',
+    content="chatgpt_textdoc"
+);
+CREATE TABLE 'chatgpt_textdoc_fts_data'(id INTEGER PRIMARY KEY, block BLOB);
+CREATE TABLE 'chatgpt_textdoc_fts_idx'(segid, term, pgno, PRIMARY KEY(segid, term)) WITHOUT ROWID;
+CREATE TABLE 'chatgpt_textdoc_fts_docsize'(id INTEGER PRIMARY KEY, sz BLOB);
+CREATE TABLE 'chatgpt_textdoc_fts_config'(k PRIMARY KEY, v) WITHOUT ROWID;
+CREATE TRIGGER "chatgpt_textdoc_ai" AFTER INSERT ON "chatgpt_textdoc" BEGIN
+  INSERT INTO "chatgpt_textdoc_fts" (rowid, "title", "content") VALUES (new.rowid, new."title", new."content");
+END;
+CREATE TRIGGER "chatgpt_textdoc_ad" AFTER DELETE ON "chatgpt_textdoc" BEGIN
+  INSERT INTO "chatgpt_textdoc_fts" ("chatgpt_textdoc_fts", rowid, "title", "content") VALUES('delete', old.rowid, old."title", old."content");
+END;
+CREATE TRIGGER "chatgpt_textdoc_au" AFTER UPDATE ON "chatgpt_textdoc" BEGIN
+  INSERT INTO "chatgpt_textdoc_fts" ("chatgpt_textdoc_fts", rowid, "title", "content") VALUES('delete', old.rowid, old."title", old."content");
+  INSERT INTO "chatgpt_textdoc_fts" (rowid, "title", "content") VALUES (new.rowid, new."title", new."content");
+END;

@@ -3,6 +3,7 @@
 import json
 import sqlite3
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -15,12 +16,9 @@ from .db import (
     unpublish_conversation,
     archive_stats,
     open_db,
-    prepare_capture,
     rebuild,
-    save_capture,
     write_transaction,
 )
-from .reshape import BadJSON, NotAConversation, parse_json
 from .tokens import TokenError, create_token, list_tokens, revoke_token
 
 DEFAULT_DB = "archive.db"
@@ -200,62 +198,70 @@ def _is_sqlite(path):
 
 
 @cli.command(name="import")
-@click.argument("args", nargs=-1, required=True, metavar="[DB] FILE...")
-def import_(args):
-    """Import conversations.json (a list) or single conversation JSON files.
+@click.argument("args", nargs=-1, required=True, metavar="[DB] PATH...")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def import_(args, quiet):
+    """Import OpenAI's data export: the .zip, an extracted folder, conversations.json, the
+    split conversations-000.json ... files, or single conversation files. Conversations are
+    streamed, so any size works; re-importing changes nothing.
 
     Example:
 
-        chatgpt-archiver import archive.db conversations.json
+        chatgpt-archiver import archive.db ~/Downloads/chatgpt-export.zip
     """
-    db_path, files = _split_db(args)
+    from .importer import entries, import_paths
+
+    db_path, paths = _split_db(args)
     database = _open(db_path)
-    totals = {"conversations": 0, "new": 0, "unchanged": 0, "messages": 0, "new_messages": 0}
-    failures = 0
-    for name in files:
+    total = 0
+    for path in paths:
         try:
-            data = parse_json(Path(name).read_bytes())
-        except OSError as e:
-            click.echo(f"{name}: cannot read: {e.strerror}", err=True)
-            failures += 1
-            continue
-        except BadJSON as e:
-            click.echo(f"{name}: {e}", err=True)
-            failures += 1
-            continue
-        items = data if isinstance(data, list) else [data]
-        for index, item in enumerate(items):
-            label = _label(item, index)
-            try:
-                capture = prepare_capture(_dumps(item), data=item)
-                with write_transaction(database) as conn:
-                    result = save_capture(conn, capture, source=f"import:{Path(name).name}")
-            except NotAConversation as e:
-                click.echo(f"{name}: {label}: {e}", err=True)
-                failures += 1
-                continue
-            totals["conversations"] += 1
-            totals["unchanged" if result.duplicate else "new"] += 1
-            totals["messages"] += result.messages
-            totals["new_messages"] += result.new_messages
-    click.echo(
-        "Imported {conversations} conversations ({new} new or changed, {unchanged} unchanged),"
-        " {messages} messages ({new_messages} new) into {db}".format(**totals, db=db_path)
-    )
-    if failures:
-        raise click.ClickException(f"{failures} item(s) skipped, see above")
+            total += sum(e.size for e in entries(path))
+        except Exception:  # noqa: BLE001 - reported properly by the import itself
+            pass
+    started = time.monotonic()
+
+    def describe(summary):
+        if summary is None:
+            return ""
+        rate = summary.messages / max(time.monotonic() - started, 1e-6)
+        return f"{summary.conversations:,} conversations, {summary.messages:,} messages, {rate:,.0f} msg/s"
+
+    with click.progressbar(length=max(total, 1), label="Importing", show_eta=True, show_percent=True,
+                           item_show_func=describe, file=sys.stderr,
+                           hidden=quiet or not sys.stderr.isatty()) as bar:
+        last = [0]
+
+        def progress(summary):
+            bar.current_item = summary
+            bar.update(max(0, summary.bytes_done - last[0]))
+            last[0] = max(last[0], summary.bytes_done)
+
+        summary = import_paths(database, paths, progress=progress)
+    _report(summary, db_path)
 
 
-def _label(item, index):
-    if isinstance(item, dict):
-        cid = item.get("conversation_id") or item.get("id")
-        if isinstance(cid, str):
-            return f"conversation {cid}"
-    return f"item {index}"
-
-
-def _dumps(item):
-    return json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+def _report(summary, db_path):
+    if not summary.changed_anything and not summary.skipped:
+        click.echo(f"Nothing changed: {summary.conversations:,} conversations were already in {db_path}.")
+    else:
+        click.echo(
+            f"Imported {summary.conversations:,} conversations into {db_path}: {summary.new:,} new,"
+            f" {summary.updated:,} updated, {summary.unchanged:,} unchanged;"
+            f" {summary.messages:,} messages stored ({summary.new_messages:,} new)."
+        )
+    if summary.assets:
+        click.echo(f"Assets: {summary.assets:,} stored, {summary.assets_known:,} already there.")
+    if summary.textdocs:
+        click.echo(f"Canvas documents: {summary.textdocs:,}.")
+    if summary.tables:
+        click.echo(f"Export files kept as tables: {', '.join(summary.tables)}.")
+    for where in summary.unknown:
+        click.echo(f"Not recognised, left out: {where}", err=True)
+    for problem in summary.skipped:
+        click.echo(f"Skipped: {problem}", err=True)
+    if summary.skipped:
+        raise click.ClickException(f"{len(summary.skipped)} problem(s), see above; everything else was imported")
 
 
 @cli.command()

@@ -271,3 +271,35 @@ def _strings(value, limit=200_000):
         elif isinstance(item, list):
             stack.extend(reversed(item))
     return "\n".join(out)
+
+
+def asset_pointers(content, metadata):
+    """Every asset a message names: ``[(pointer, file_id), ...]`` from image/audio pointers
+    anywhere in its content, code-interpreter images and attachments in its metadata."""
+    found = []
+    stack = [content]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if isinstance(item.get("asset_pointer"), str):
+                found.append(item["asset_pointer"])
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    metadata = metadata if isinstance(metadata, dict) else {}
+    result = metadata.get("aggregate_result")
+    if isinstance(result, dict):
+        found += [m["image_url"] for m in _dicts(result.get("messages")) if isinstance(m.get("image_url"), str)]
+    found += [a["id"] for a in _dicts(metadata.get("attachments")) if isinstance(a.get("id"), str)]
+    out, seen = [], set()
+    for pointer in found:
+        if pointer not in seen:
+            seen.add(pointer)
+            out.append((pointer, file_id(pointer)))
+    return out
+
+
+def file_id(pointer):
+    """``file-service://file-abc`` -> ``file-abc``; ``sediment://<hash>#file_00ab`` -> ``file_00ab``."""
+    tail = pointer.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+    return tail or None

@@ -18,6 +18,7 @@ import sqlite_utils
 
 from .migrations import migrations
 from .reshape import (
+    ASSET_LINK_TABLE,
     CONVERSATION_COLUMNS,
     CONVERSATION_TABLE,
     MESSAGE_COLUMNS,
@@ -242,6 +243,11 @@ def save_rows(conn, rows, *, captured_at=None, authoritative=False):
         messages = [dict(m, is_current=0) for m in messages]
         sql = _MESSAGE_INSERT_MISSING
     conn.executemany(sql, [[m[c] for c in MESSAGE_COLUMNS] for m in messages])
+    conn.executemany(
+        "INSERT OR IGNORE INTO chatgpt_message_asset (conversation_id, node_id, pointer, file_id)"
+        " VALUES (:conversation_id, :node_id, :pointer, :file_id)",
+        rows.get(ASSET_LINK_TABLE, []),
+    )
     conn.execute(
         "UPDATE chatgpt_conversation SET message_count = (SELECT count(*) FROM chatgpt_message"
         " WHERE conversation_id = ?1 AND author_role IS NOT NULL),"

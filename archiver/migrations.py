@@ -189,3 +189,28 @@ def m002_public(db):
         WHERE m.is_hidden = 0 AND m.is_current = 1
         """,
     )
+
+
+@migrations()
+def m003_assets(db):
+    """Files from exports, stored once by content hash, and which messages name them."""
+    db["chatgpt_asset"].create(
+        {"sha256": str, "size": int, "mime_type": str, "data": bytes}, pk="sha256"
+    )
+    db["chatgpt_asset_file"].create(
+        {"path": str, "file_id": str, "name": str, "sha256": str},
+        pk="path",
+        foreign_keys=[("sha256", "chatgpt_asset", "sha256")],
+    )
+    db["chatgpt_asset_file"].create_index(["file_id"])
+    db["chatgpt_message_asset"].create(
+        {"conversation_id": str, "node_id": str, "pointer": str, "file_id": str},
+        foreign_keys=[("conversation_id", "chatgpt_conversation", "id")],
+    )
+    db["chatgpt_message_asset"].create_index(["conversation_id", "node_id", "pointer"], unique=True)
+    db["chatgpt_message_asset"].create_index(["file_id"])
+    # Canvas documents from an export's textdocs/ folder, searchable.
+    db["chatgpt_textdoc"].create(
+        {"path": str, "title": str, "content": str, "raw": str, "imported_at": str}, pk="path"
+    )
+    db["chatgpt_textdoc"].enable_fts(["title", "content"], fts_version="FTS5", create_triggers=True, tokenize="porter")

@@ -17,10 +17,11 @@ from datetime import datetime, timezone
 
 import orjson
 
-from .content import render_content
+from .content import asset_pointers, render_content
 
 CONVERSATION_TABLE = "chatgpt_conversation"
 MESSAGE_TABLE = "chatgpt_message"
+ASSET_LINK_TABLE = "chatgpt_message_asset"
 
 MESSAGE_COLUMNS = (
     # the 2023 design's columns, same names and meaning
@@ -173,7 +174,13 @@ def reshape_conversation(data):
     on_branch = branch_ids(nodes, leaf)
     messages = [_message_row(cid, key, node, key in on_branch) for key, node in nodes.items()]
     conversation = _conversation_row(cid, data, shape, leaf)
-    return {CONVERSATION_TABLE: [conversation], MESSAGE_TABLE: messages}
+    links = [
+        {"conversation_id": cid, "node_id": key, "pointer": pointer, "file_id": fid}
+        for key, node in nodes.items()
+        if isinstance(node.message, dict)
+        for pointer, fid in asset_pointers(node.message.get("content"), node.message.get("metadata"))
+    ]
+    return {CONVERSATION_TABLE: [conversation], MESSAGE_TABLE: messages, ASSET_LINK_TABLE: links}
 
 
 def _kind(value):

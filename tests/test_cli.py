@@ -41,11 +41,10 @@ def test_import_list_and_single_files_idempotently(tmp_path):
     files = [DATA / "export_list.json", DATA / "branched.json"]
     first = run("import", db, *files)
     assert first.exit_code == 0, first.output
-    assert first.output == (
-        f"Imported 4 conversations (4 new or changed, 0 unchanged), 23 messages (23 new) into {db}\n")
+    assert first.stdout == (
+        f"Imported 4 conversations into {db}: 4 new, 0 updated, 0 unchanged; 23 messages stored (23 new).\n")
     again = run("import", db, *files)
-    assert again.output == (
-        f"Imported 4 conversations (0 new or changed, 4 unchanged), 23 messages (0 new) into {db}\n")
+    assert again.stdout == f"Nothing changed: 4 conversations were already in {db}.\n"
     database = open_db(db)
     assert database.execute("select count(*) from chatgpt_conversation").fetchone()[0] == 4
     assert database.execute("select count(*), min(source) from chatgpt_capture").fetchone() == (
@@ -66,11 +65,11 @@ def test_import_bad_inputs_report_one_line_each_and_import_the_rest(tmp_path):
     result = CliRunner().invoke(cli, ["import", str(db), "broken.json", "mixed.json", "nope.json"])
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
-        "broken.json: malformed JSON: Expecting value: line 1 column 16 (char 15)",
-        "mixed.json: item 0: not a conversation: no 'mapping' object (full tree) or 'messages' list (paged read)",
-        "mixed.json: conversation x: 'mapping' must be an object, got a number",
-        "nope.json: cannot read: No such file or directory",
-        "Error: 4 item(s) skipped, see above",
+        "Skipped: broken.json: malformed JSON (Expecting value: line 1 column 16 (char 15))",
+        "Skipped: mixed.json: item 0: not a conversation: no 'mapping' object (full tree) or 'messages' list (paged read)",
+        "Skipped: mixed.json: conversation x: 'mapping' must be an object, got a number",
+        "Skipped: nope.json: no such file or folder",
+        "Error: 4 problem(s), see above; everything else was imported",
     ]
     assert "Traceback" not in result.output
     assert open_db(db).execute("select count(*) from chatgpt_conversation").fetchone()[0] == 1

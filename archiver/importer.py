@@ -1,0 +1,318 @@
+"""Importing OpenAI's data export (ZIP, extracted folder, conversations.json or the split
+conversations-NNN.json files) through the same reshape-and-save path as live captures.
+
+Conversations are streamed one at a time (ijson), so memory stays flat however large the
+export; they are written in batches, one transaction per batch. Assets are stored once by
+content hash; other export files land in tables; nothing unknown is fatal.
+"""
+
+import hashlib
+import json
+import mimetypes
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import ijson
+import sqlite_utils
+
+from .db import now_iso, prepare_capture, save_capture, write_transaction
+from .reshape import NotAConversation, to_json
+
+BATCH = 200  # conversations per transaction: few commits, bounded memory
+CONVERSATION_FILE = re.compile(r"^conversations(?:-\d+)?\.json$")
+# Files the export ships whose rows we keep as tables of their own.
+TABLE_FILES = {
+    "user.json": "chatgpt_export_user",
+    "message_feedback.json": "chatgpt_message_feedback",
+    "shared_conversations.json": "chatgpt_shared_conversation",
+    "model_comparisons.json": "chatgpt_model_comparison",
+}
+KNOWN_IGNORED = {"chat.html"}  # the export's own viewer: everything in it is in the JSON
+ASSET_SUFFIXES = {
+    ".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".svg", ".heic", ".dat", ".wav", ".mp3",
+    ".m4a", ".webm", ".ogg", ".mp4", ".pdf", ".txt", ".csv", ".docx", ".xlsx", ".pptx", ".zip",
+}
+FILE_ID = re.compile(r"^(file-[A-Za-z0-9]+|file_[0-9a-f]+)")
+
+
+class ImportProblem(Exception):
+    """A whole input could not be read (corrupt zip, not JSON, not an export)."""
+
+
+@dataclass
+class Summary:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    messages: int = 0
+    new_messages: int = 0
+    assets: int = 0
+    assets_known: int = 0
+    textdocs: int = 0
+    tables: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+    unknown: list = field(default_factory=list)
+    bytes_done: int = 0
+
+    @property
+    def conversations(self):
+        return self.new + self.updated + self.unchanged
+
+    @property
+    def changed_anything(self):
+        return bool(self.new or self.updated or self.new_messages or self.assets or self.textdocs or self.tables)
+
+
+@dataclass
+class Entry:
+    """One file of an export, wherever it lives (zip member, folder, bare file)."""
+
+    path: str  # relative, with / separators
+    size: int
+    opener: object
+    explicit: bool = False  # named on the command line: a .json file is conversations
+
+    def open(self):
+        return self.opener()
+
+    @property
+    def name(self):
+        return PurePosixPath(self.path).name
+
+
+def entries(path):
+    """The files of an import argument, or ImportProblem if it cannot be read at all."""
+    p = Path(path)
+    if p.is_dir():
+        return [
+            Entry(f.relative_to(p).as_posix(), f.stat().st_size, (lambda f=f: open(f, "rb")))
+            for f in sorted(p.rglob("*"))
+            if f.is_file()
+        ]
+    if not p.exists():
+        raise ImportProblem("no such file or folder")
+    if zipfile.is_zipfile(p):
+        try:
+            archive = zipfile.ZipFile(p)
+            members = [m for m in archive.infolist() if not m.is_dir()]
+        except (zipfile.BadZipFile, OSError) as e:
+            raise ImportProblem(f"corrupt zip: {e}") from None
+        return [Entry(m.filename, m.file_size, (lambda m=m: archive.open(m))) for m in members]
+    if p.suffix.lower() == ".zip":
+        raise ImportProblem("corrupt zip: not a zip file")
+    return [Entry(p.name, p.stat().st_size, (lambda: open(p, "rb")), explicit=True)]
+
+
+def kind_of(entry):
+    parts = PurePosixPath(entry.path).parts
+    name = entry.name
+    if CONVERSATION_FILE.match(name) or (entry.explicit and name.lower().endswith(".json")):
+        return "conversations"
+    if "textdocs" in parts[:-1]:
+        return "textdoc"
+    if name in TABLE_FILES:
+        return "table"
+    if name in KNOWN_IGNORED or name.startswith("."):
+        return "ignored"
+    if (
+        PurePosixPath(name).suffix.lower() in ASSET_SUFFIXES
+        or FILE_ID.match(name)
+        or any(part == "dalle-generations" or part.startswith("user-") for part in parts[:-1])
+    ):
+        return "asset"
+    return "unknown"
+
+
+def iter_conversations(stream):
+    """Yield (index, conversation) from a conversations file: a JSON array streamed item by
+    item, or one conversation object."""
+    head = stream.read(64)
+    first = head.lstrip()[:1]
+    rest = _Prefixed(head, stream)
+    if first == b"[":
+        for index, item in enumerate(ijson.items(rest, "item", use_float=True)):
+            yield index, item
+    elif first == b"{":
+        yield 0, json.loads(rest.read())
+    else:
+        raise ImportProblem("not JSON: expected a conversation list or object")
+
+
+class _Prefixed:
+    """A stream with bytes already read put back in front (we peeked to detect the shape)."""
+
+    def __init__(self, head, stream):
+        self.head, self.stream = head, stream
+
+    def read(self, size=-1):
+        if self.head:
+            if size < 0:
+                data, self.head = self.head + self.stream.read(), b""
+                return data
+            data, self.head = self.head[:size], self.head[size:]
+            if len(data) < size:
+                data += self.stream.read(size - len(data))
+            return data
+        return self.stream.read(size)
+
+
+def import_paths(db, paths, progress=None):
+    """Import every argument; returns a Summary. Problems are recorded, never raised."""
+    summary = Summary()
+    for path in paths:
+        try:
+            found = entries(path)
+        except ImportProblem as e:
+            summary.skipped.append(f"{path}: {e}")
+            continue
+        label = Path(path).name
+        # Conversations first, so assets and textdocs find the messages they belong to.
+        ordered = sorted(found, key=lambda e: {"conversations": 0}.get(kind_of(e), 1))
+        for entry in ordered:
+            where = str(path) if entry.explicit else f"{label}:{entry.path}"
+            kind = kind_of(entry)
+            try:
+                if kind == "conversations":
+                    _import_conversations(db, entry, where, summary, progress)
+                elif kind == "asset":
+                    _import_asset(db, entry, summary)
+                elif kind == "textdoc":
+                    _import_textdoc(db, entry, summary)
+                elif kind == "table":
+                    _import_table(db, entry, summary)
+                elif kind == "unknown":
+                    summary.unknown.append(where)
+            except (OSError, zipfile.BadZipFile, ImportProblem) as e:
+                summary.skipped.append(f"{where}: {e}")
+            summary.bytes_done += entry.size
+            if progress:
+                progress(summary)
+    return summary
+
+
+def _import_conversations(db, entry, where, summary, progress):
+    batch, seen = [], 0
+    try:
+        with entry.open() as stream:
+            for index, item in iter_conversations(stream):
+                seen += 1
+                batch.append((index, item))
+                if len(batch) >= BATCH:
+                    _save_batch(db, batch, where, summary)
+                    batch = []
+                    if progress:
+                        progress(summary)
+    except (ijson.JSONError, ValueError) as e:
+        reason = str(e).splitlines()[0].strip() if str(e).strip() else type(e).__name__
+        if seen:
+            summary.skipped.append(f"{where}: truncated or malformed JSON after {seen} conversations ({reason})")
+        else:
+            summary.skipped.append(f"{where}: malformed JSON ({reason})")
+    finally:
+        if batch:
+            _save_batch(db, batch, where, summary)
+
+
+def _save_batch(db, batch, where, summary):
+    prepared = []
+    for index, item in batch:
+        label = _label(item, index)
+        try:
+            prepared.append(prepare_capture(to_json(item).encode("utf-8"), data=item))
+        except NotAConversation as e:
+            summary.skipped.append(f"{where}: {label}: {e}")
+    with write_transaction(db) as conn:
+        for capture in prepared:
+            cid = capture.conversation["id"]
+            existed = conn.execute("SELECT 1 FROM chatgpt_conversation WHERE id = ?", [cid]).fetchone()
+            result = save_capture(conn, capture, source=f"import:{PurePosixPath(where).name}")
+            if result.duplicate:
+                summary.unchanged += 1
+            elif existed:
+                summary.updated += 1
+            else:
+                summary.new += 1
+            summary.messages += result.messages
+            summary.new_messages += result.new_messages
+
+
+def _label(item, index):
+    if isinstance(item, dict):
+        cid = item.get("conversation_id") or item.get("id")
+        if isinstance(cid, str):
+            return f"conversation {cid}"
+    return f"item {index}"
+
+
+def _import_asset(db, entry, summary):
+    with entry.open() as stream:
+        data = stream.read()
+    digest = hashlib.sha256(data).hexdigest()
+    match = FILE_ID.match(entry.name)
+    with write_transaction(db) as conn:
+        stored = conn.execute(
+            "INSERT OR IGNORE INTO chatgpt_asset (sha256, size, mime_type, data) VALUES (?, ?, ?, ?)",
+            [digest, len(data), mimetypes.guess_type(entry.name)[0], data],
+        ).rowcount
+        conn.execute(
+            "INSERT OR REPLACE INTO chatgpt_asset_file (path, file_id, name, sha256) VALUES (?, ?, ?, ?)",
+            [entry.path, match.group(1) if match else None, entry.name, digest],
+        )
+    if stored:
+        summary.assets += 1
+    else:
+        summary.assets_known += 1
+
+
+def _import_textdoc(db, entry, summary):
+    with entry.open() as stream:
+        raw = stream.read()
+    text = raw.decode("utf-8", "replace")
+    with write_transaction(db) as conn:
+        same = conn.execute("SELECT raw FROM chatgpt_textdoc WHERE path = ?", [entry.path]).fetchone()
+    if same and same[0] == text:
+        return
+    title = None
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict):
+        title = doc.get("title") or doc.get("name")
+        body = doc.get("content") or doc.get("text")
+        text = body if isinstance(body, str) else text
+    with write_transaction(db) as conn:
+        conn.execute(
+            "INSERT OR REPLACE INTO chatgpt_textdoc (path, title, content, raw, imported_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [entry.path, title if isinstance(title, str) else None, text, raw.decode("utf-8", "replace"), now_iso()],
+        )
+    summary.textdocs += 1
+
+
+def _import_table(db, entry, summary):
+    with entry.open() as stream:
+        raw = stream.read()
+    try:
+        data = json.loads(raw)
+    except ValueError as e:
+        raise ImportProblem(f"malformed JSON: {e}") from None
+    rows = data if isinstance(data, list) else [data]
+    rows = [r for r in rows if isinstance(r, dict)]
+    table = TABLE_FILES[entry.name]
+    marker = f"export-file:{table}"
+    digest = hashlib.sha256(raw).hexdigest()
+    with write_transaction(db) as conn:
+        seen = conn.execute("SELECT value FROM archiver_meta WHERE key = ?", [marker]).fetchone()
+        if seen and seen[0] == digest:
+            return  # this very file was imported before
+        target = sqlite_utils.Database(conn)[table]
+        if not all(isinstance(r.get("id"), (str, int)) for r in rows):
+            # No ids to key on: key each row by its content, so a re-import adds nothing.
+            rows = [{"sha256": hashlib.sha256(to_json(r).encode()).hexdigest(), "json": to_json(r)} for r in rows]
+        # Values that are objects or lists are stored as JSON text by sqlite-utils.
+        target.insert_all(rows, pk="id" if rows and "id" in rows[0] else "sha256", alter=True, replace=True)
+        conn.execute("INSERT OR REPLACE INTO archiver_meta (key, value) VALUES (?, ?)", [marker, digest])
+    summary.tables.append(entry.name)

@@ -1,0 +1,193 @@
+"""Importing OpenAI's data export: synthetic exports built here (folder and zip, one file and
+split files, with assets, canvas documents and the other export files)."""
+
+import copy
+import json
+import zipfile
+
+import pytest
+from click.testing import CliRunner
+
+from archiver.cli import cli
+from archiver.db import open_db
+from archiver.importer import import_paths
+from conftest import CORPUS, fixture_bytes, fixture_json
+
+EVERY = fixture_json("every_content_type.json")
+UPLOAD_ID = "file-7QmZr2XkLpV9aTnB4cWdYe"  # the uploaded image in every_content_type.json
+GENERATED_ID = "file_0a91456380dd222bf1a883dc03b5802d"  # its generated (sediment://) image
+PNG = b"\x89PNG\r\n\x1a\n" + b"synthetic image bytes" * 10
+
+
+def conversations():
+    items = [EVERY, fixture_json("branched.json")] + fixture_json("export_list.json")
+    for item in items:
+        item.setdefault("id", item.get("conversation_id"))
+    return items
+
+
+def write_export(folder, split=False):
+    """A synthetic export folder, shaped like OpenAI's: conversations, assets, textdocs, tables."""
+    folder.mkdir(parents=True, exist_ok=True)
+    items = conversations()
+    if split:
+        (folder / "conversations-000.json").write_text(json.dumps(items[:2]))
+        (folder / "conversations-001.json").write_text(json.dumps(items[2:]))
+    else:
+        (folder / "conversations.json").write_text(json.dumps(items))
+    (folder / f"{UPLOAD_ID}-packing-list.png").write_bytes(PNG)
+    (folder / "user-abc123").mkdir(exist_ok=True)
+    (folder / "user-abc123" / f"{GENERATED_ID}-1f2e3d4c.webp").write_bytes(b"RIFF generated heron")
+    (folder / "dalle-generations").mkdir(exist_ok=True)
+    (folder / "dalle-generations" / "same-bytes-again.png").write_bytes(PNG)  # stored once
+    (folder / "textdocs").mkdir(exist_ok=True)
+    (folder / "textdocs" / "6851c3f0.json").write_text(json.dumps(
+        {"id": "6851c3f0", "title": "Trail notes", "content": "Pack the quinoa and a headlamp."}))
+    (folder / "user.json").write_text(json.dumps({"id": "user-abc123", "email": "someone@example.com"}))
+    (folder / "message_feedback.json").write_text(json.dumps(
+        [{"id": "fb-1", "conversation_id": EVERY["conversation_id"], "rating": "thumbsUp"}]))
+    (folder / "shared_conversations.json").write_text(json.dumps(
+        [{"id": "share-1", "conversation_id": EVERY["conversation_id"], "title": "t", "is_anonymous": True}]))
+    (folder / "chat.html").write_text("<html>the export's own viewer</html>")
+    (folder / "mystery.bin").write_bytes(b"\x00\x01")
+    return folder
+
+
+def zip_folder(folder, target):
+    with zipfile.ZipFile(target, "w") as z:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                z.write(path, path.relative_to(folder).as_posix())
+    return target
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def counts(db):
+    return {t: db.execute(f"select count(*) from {t}").fetchone()[0] for t in (
+        "chatgpt_conversation", "chatgpt_message", "chatgpt_capture", "chatgpt_asset", "chatgpt_asset_file",
+        "chatgpt_textdoc")}
+
+
+NODES = sum(len(c["mapping"]) for c in conversations())
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["one-file", "split"])
+@pytest.mark.parametrize("packed", [False, True], ids=["folder", "zip"])
+def test_export_imports_everything(tmp_path, split, packed):
+    source = write_export(tmp_path / "export", split=split)
+    if packed:
+        source = zip_folder(source, tmp_path / "export.zip")
+    db_path = tmp_path / "a.db"
+    result = run("import", db_path, source)
+    assert result.exit_code == 0, result.output
+    where = "export.zip" if packed else "export"
+    assert result.stdout == (
+        f"Imported 5 conversations into {db_path}: 5 new, 0 updated, 0 unchanged; {NODES} messages stored"
+        f" ({NODES} new).\n"
+        "Assets: 2 stored, 1 already there.\n"
+        "Canvas documents: 1.\n"
+        "Export files kept as tables: message_feedback.json, shared_conversations.json, user.json.\n")
+    assert result.stderr == f"Not recognised, left out: {where}:mystery.bin\n"
+    db = open_db(db_path)
+    assert counts(db) == {"chatgpt_conversation": 5, "chatgpt_message": NODES, "chatgpt_capture": 5,
+                          "chatgpt_asset": 2, "chatgpt_asset_file": 3, "chatgpt_textdoc": 1}
+    # Assets are linked to the messages that name them.
+    linked = db.execute(
+        "select l.file_id, a.size, m.content_type from chatgpt_message_asset l"
+        " join chatgpt_asset_file f on f.file_id = l.file_id join chatgpt_asset a on a.sha256 = f.sha256"
+        " join chatgpt_message m on m.conversation_id = l.conversation_id and m.node_id = l.node_id"
+        " order by l.file_id").fetchall()
+    assert (UPLOAD_ID, len(PNG), "multimodal_text") in linked
+    assert (GENERATED_ID, len(b"RIFF generated heron"), "multimodal_text") in linked
+    # Canvas documents are searchable; other export files are tables.
+    assert [r["title"] for r in db["chatgpt_textdoc"].search("quinoa")] == ["Trail notes"]
+    assert db.execute("select email from chatgpt_export_user").fetchall() == [("someone@example.com",)]
+    assert db.execute("select rating from chatgpt_message_feedback").fetchall() == [("thumbsUp",)]
+    # The same rows as a live capture of the same conversations would give.
+    again = run("import", db_path, source)
+    assert again.stdout == f"Nothing changed: 5 conversations were already in {db_path}.\n"
+    assert counts(open_db(db_path)) == counts(db)
+
+
+def test_import_merges_with_live_capture(tmp_path, client, auth, db_path):
+    live = copy.deepcopy(EVERY)
+    live["update_time"] += 500
+    live["title"] = "Renamed later"
+    leaf = live["current_node"]
+    live["mapping"][leaf]["children"] = ["live-only"]
+    live["mapping"]["live-only"] = {"id": "live-only", "parent": leaf, "children": [], "message": {
+        "id": "live-only", "author": {"role": "user"}, "content": {"content_type": "text", "parts": ["later"]}}}
+    live["current_node"] = "live-only"
+    assert client.post("/api/conversations", json=live, headers=auth).status_code == 201
+    export = tmp_path / "conversations.json"
+    older = copy.deepcopy(EVERY)
+    older["mapping"]["export-only"] = {"id": "export-only", "parent": "client-created-root", "children": [],
+                                       "message": None}
+    export.write_text(json.dumps([older]))
+    summary = import_paths(open_db(db_path), [export])
+    assert (summary.new, summary.updated, summary.unchanged, summary.skipped) == (0, 1, 0, [])
+    db = open_db(db_path)
+    cid = EVERY["conversation_id"]
+    nodes = {r[0] for r in db.execute("select node_id from chatgpt_message where conversation_id = ?", [cid])}
+    assert nodes == set(EVERY["mapping"]) | {"live-only", "export-only"}
+    assert db.execute("select title, current_node from chatgpt_conversation").fetchone() == ("Renamed later", "live-only")
+    assert db.execute("select source from chatgpt_capture order by id").fetchall() == [
+        ("api",), ("import:conversations.json",)]
+
+
+def test_bad_inputs_are_named_and_the_rest_lands(tmp_path):
+    folder = write_export(tmp_path / "export", split=True)
+    # A truncated split file: the conversations before the cut still land.
+    items = conversations()[2:]
+    text = json.dumps(items)
+    (folder / "conversations-001.json").write_text(text[: text.index(items[-1]["id"]) + 10])
+    (tmp_path / "corrupt.zip").write_bytes(b"PK\x03\x04 not really a zip")
+    (tmp_path / "not-export.json").write_text(json.dumps({"hello": "world"}))
+    bad = copy.deepcopy(EVERY)
+    bad["id"] = bad["conversation_id"] = "bad-mapping"
+    bad["mapping"] = ["not", "an", "object"]
+    (tmp_path / "one-bad.json").write_text(json.dumps([bad, fixture_json("branched.json")]))
+    db_path = tmp_path / "a.db"
+    result = run("import", db_path, folder, tmp_path / "corrupt.zip", tmp_path / "not-export.json",
+                 tmp_path / "one-bad.json")
+    assert result.exit_code == 1
+    problems = [line for line in result.stderr.splitlines() if line.startswith("Skipped: ")]
+    assert problems == [
+        "Skipped: export:conversations-001.json: truncated or malformed JSON after 2 conversations"
+        " (parse error: premature EOF)",
+        f"Skipped: {tmp_path}/corrupt.zip: corrupt zip: not a zip file",
+        f"Skipped: {tmp_path}/not-export.json: item 0: not a conversation: no 'mapping' object (full tree) or"
+        " 'messages' list (paged read)",
+        f"Skipped: {tmp_path}/one-bad.json: conversation bad-mapping: 'mapping' must be an object, got an array",
+    ]
+    assert result.stderr.endswith("Error: 4 problem(s), see above; everything else was imported\n")
+    assert "Traceback" not in result.output
+    db = open_db(db_path)
+    assert db.execute("select count(*) from chatgpt_conversation").fetchone()[0] == 4
+
+
+EXPORT_FILES = [p for p in sorted(CORPUS.glob("*.json")) if p.read_bytes().lstrip()[:1] == b"["] if CORPUS.is_dir() else []
+
+
+@pytest.mark.skipif(not EXPORT_FILES, reason="../shared/corpus is not present")
+def test_corpus_exports_import_with_every_node(tmp_path):
+    db = open_db(tmp_path / "a.db")
+    summary = import_paths(db, EXPORT_FILES)
+    assert summary.skipped == []
+    expected = set()
+    for path in EXPORT_FILES:
+        for conversation in json.loads(path.read_bytes()):
+            cid = conversation.get("conversation_id") or conversation["id"]
+            expected |= {(cid, node) for node in conversation["mapping"]}
+    stored = set(db.execute("select conversation_id, node_id from chatgpt_message").fetchall())
+    assert stored == expected
+
+
+def test_single_conversation_object_file(tmp_path):
+    path = tmp_path / "one.json"
+    path.write_bytes(fixture_bytes("every_content_type.json"))
+    summary = import_paths(open_db(tmp_path / "a.db"), [path])
+    assert (summary.new, summary.messages, summary.skipped) == (1, len(EVERY["mapping"]), [])
