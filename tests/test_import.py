@@ -191,3 +191,24 @@ def test_single_conversation_object_file(tmp_path):
     path.write_bytes(fixture_bytes("every_content_type.json"))
     summary = import_paths(open_db(tmp_path / "a.db"), [path])
     assert (summary.new, summary.messages, summary.skipped) == (1, len(EVERY["mapping"]), [])
+
+
+def test_transcript_shows_archived_files_served_safely(tmp_path, token):
+    from starlette.testclient import TestClient
+
+    from archiver.app import create_app
+
+    source = write_export(tmp_path / "export")
+    (source / "file-HtmlTrap123-page.html").write_text("<script>alert('asset')</script>")
+    db_path = tmp_path / "archive.db"
+    import_paths(open_db(db_path), [source])
+    with TestClient(create_app(db_path)) as client:
+        page = client.get(f"/-/c/{EVERY['conversation_id']}").text
+        assert f'<img src="/-/asset/{UPLOAD_ID}"' in page
+        image = client.get(f"/-/asset/{UPLOAD_ID}")
+        assert (image.status_code, image.content, image.headers["content-type"]) == (200, PNG, "image/png")
+        assert image.headers["content-security-policy"] == "sandbox; default-src 'none'"
+        trap = client.get("/-/asset/file-HtmlTrap123")
+        assert trap.headers["content-type"] == "application/octet-stream"
+        assert trap.headers["content-disposition"] == 'attachment; filename="file-HtmlTrap123-page.html"'
+        assert client.get("/-/asset/file-nope").status_code == 404

@@ -104,8 +104,15 @@ async def transcript_page(datasette, request):
     captures = (await db.execute(
         "SELECT id, received_at, token_name, source, size, shape FROM chatgpt_capture"
         " WHERE conversation_id = ? ORDER BY id", [cid])).dicts()
+    files = {}
+    for row in (await db.execute(
+        "SELECT l.node_id, l.file_id, f.name, a.mime_type, a.size FROM chatgpt_message_asset l"
+        " JOIN chatgpt_asset_file f ON f.file_id = l.file_id JOIN chatgpt_asset a ON a.sha256 = f.sha256"
+        " WHERE l.conversation_id = ? GROUP BY l.node_id, l.file_id", [cid])).dicts():
+        files.setdefault(row["node_id"], []).append(row)
     for turn in turns:
         turn["html"] = markdown(turn["text"])
+        turn["files"] = files.get(turn["node_id"], [])
     return await render(datasette, request, "archiver_transcript.html", {
         "conversation": conversation, "turns": turns, "captures": captures,
         "database": db.name, "when": when, "target": request.args.get("leaf"),
@@ -154,6 +161,29 @@ async def capture_json(datasette, request):
     if not (await can_read_all(datasette, request) or await is_published(db, cid)):
         raise Forbidden("This capture is private")
     return Response(gzip.decompress(body), content_type="application/json; charset=utf-8")
+
+
+async def asset_file(datasette, request):
+    """An archived file. Served so it cannot act as a page of this site: a sandboxing CSP,
+    no MIME sniffing, and anything but an image as a download."""
+    db = archive_database(datasette)
+    rows = (await db.execute(
+        "SELECT f.name, a.mime_type, a.data, (SELECT group_concat(DISTINCT conversation_id)"
+        " FROM chatgpt_message_asset l WHERE l.file_id = f.file_id) FROM chatgpt_asset_file f"
+        " JOIN chatgpt_asset a ON a.sha256 = f.sha256 WHERE f.file_id = ? LIMIT 1",
+        [request.url_vars["file_id"]])).rows
+    if not rows:
+        raise NotFound("No such file")
+    name, mime, data, conversations = rows[0]
+    if not await can_read_all(datasette, request):
+        published = [c for c in (conversations or "").split(",") if c and await is_published(db, c)]
+        if not published:
+            raise Forbidden("This file is private")
+    image = (mime or "").startswith("image/") and mime != "image/svg+xml"
+    headers = {"content-security-policy": "sandbox; default-src 'none'", "x-content-type-options": "nosniff"}
+    if not image:
+        headers["content-disposition"] = 'attachment; filename="{}"'.format(name.replace('"', ""))
+    return Response(data, content_type=mime if image else "application/octet-stream", headers=headers)
 
 
 async def dashboard_page(datasette, request):
@@ -208,6 +238,7 @@ def register_routes(datasette):
         (r"^/-/published$", published_page),
         (r"^/-/c/(?P<cid>[^/]+?)(?:\.(?P<fmt>md|json))?$", transcript_page),
         (r"^/-/capture/(?P<capture_id>\d+)\.json$", capture_json),
+        (r"^/-/asset/(?P<file_id>[^/]+)$", asset_file),
     ]
 
 
