@@ -112,13 +112,18 @@ def serve(db, host, port, root, cors_origins, max_body):
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 
-def _new_token(db, name):
+def _write(db, change, *args):
+    """Run one library change in a write transaction; its named errors become one line."""
     database = _open(db)
     try:
         with write_transaction(database) as conn:
-            return create_token(conn, name)
-    except TokenError as e:
+            return change(conn, *args)
+    except (TokenError, NoSuchConversation) as e:
         raise click.ClickException(str(e)) from None
+
+
+def _new_token(db, name):
+    return _write(db, create_token, name)
 
 
 @cli.group()
@@ -172,12 +177,7 @@ def token_revoke(db, name):
 
         chatgpt-archiver token revoke archive.db laptop
     """
-    database = _open(db)
-    try:
-        with write_transaction(database) as conn:
-            revoke_token(conn, name)
-    except TokenError as e:
-        raise click.ClickException(str(e)) from None
+    _write(db, revoke_token, name)
     click.echo(f"Token {name!r} revoked.")
 
 
@@ -320,12 +320,7 @@ def unpublish(db, conversation_id):
 
 
 def _change_publication(db, conversation_id, change, done):
-    database = _open(db)
-    try:
-        with write_transaction(database) as conn:
-            change(conn, conversation_id)
-    except NoSuchConversation as e:
-        raise click.ClickException(str(e)) from None
+    _write(db, change, conversation_id)
     click.echo(f"Conversation {conversation_id} {done}.")
 
 
