@@ -23,6 +23,7 @@ from .tokens import TokenError, create_token, list_tokens, revoke_token
 
 DEFAULT_DB = "archive.db"
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+BULK_IMPORT_BYTES = 8 * 1024 * 1024
 
 db_argument = click.argument(
     "db", required=False, default=DEFAULT_DB, type=click.Path(dir_okay=False)
@@ -237,7 +238,10 @@ def import_(args, quiet):
             bar.update(max(0, summary.bytes_done - last[0]))
             last[0] = max(last[0], summary.bytes_done)
 
-        summary = import_paths(database, paths, progress=progress)
+        # A big import into a small archive: index for search once at the end.
+        size = Path(db_path).stat().st_size if Path(db_path).exists() else 0
+        bulk = total >= BULK_IMPORT_BYTES and total >= size / 4
+        summary = import_paths(database, paths, progress=progress, bulk=bulk)
     _report(summary, db_path)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 import ijson
 import sqlite_utils
 
-from .db import now_iso, prepare_capture, save_capture, write_transaction
+from .db import now_iso, prepare_capture, save_capture, search_index_paused, write_transaction
 from .reshape import NotAConversation, to_json
 
 BATCH = 200  # conversations per transaction: few commits, bounded memory
@@ -158,8 +158,12 @@ class _Prefixed:
         return self.stream.read(size)
 
 
-def import_paths(db, paths, progress=None):
-    """Import every argument; returns a Summary. Problems are recorded, never raised."""
+def import_paths(db, paths, progress=None, bulk=False):
+    """Import every argument; returns a Summary. Problems are recorded, never raised.
+    ``bulk`` indexes for search once at the end instead of row by row (big imports)."""
+    if bulk:
+        with search_index_paused(db.conn):
+            return import_paths(db, paths, progress)
     summary = Summary()
     for path in paths:
         try:

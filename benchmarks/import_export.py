@@ -14,6 +14,8 @@ that carry a message.
 import argparse
 import json
 import os
+import shutil
+import sys
 import platform
 import random
 import sqlite3
@@ -27,7 +29,10 @@ from ingest import CODE, FINISHED, MODEL, markdown, prose  # the ingest benchmar
 
 GENERATOR = 1  # part of the cache key: bump it when the generated export changes
 EPOCH = 1_672_531_200.0  # 2023-01-01; conversations start anywhere in the two years after
-VENV, C2S = Path("/work/venv/bin"), Path("/tmp/c2s/bin/chatgpt-to-sqlite")
+# This project's virtualenv is the one running the benchmark. chatgpt-to-sqlite goes in a
+# virtualenv of its own (it pins its own dependencies): pass its command with --c2s.
+VENV = Path(sys.executable).parent
+C2S = Path(os.environ.get("CHATGPT_TO_SQLITE", shutil.which("chatgpt-to-sqlite") or "/tmp/c2s/bin/chatgpt-to-sqlite"))
 CACHE = Path(tempfile.gettempdir()) / "archiver-bench-exports"
 
 # The raw baseline, run as its own process like the other two. Untyped columns: the values

@@ -212,3 +212,28 @@ def test_transcript_shows_archived_files_served_safely(tmp_path, token):
         assert trap.headers["content-type"] == "application/octet-stream"
         assert trap.headers["content-disposition"] == 'attachment; filename="file-HtmlTrap123-page.html"'
         assert client.get("/-/asset/file-nope").status_code == 404
+
+
+def test_bulk_import_indexes_once_and_an_interrupted_one_is_repaired(tmp_path):
+    source = write_export(tmp_path / "export")
+    db_path = tmp_path / "a.db"
+    db = open_db(db_path)
+    summary = import_paths(db, [source], bulk=True)
+    assert summary.new == 5
+    triggers = lambda d: {r[0] for r in d.execute(  # noqa: E731
+        "select name from sqlite_master where type = 'trigger' and tbl_name = 'chatgpt_message'")}
+    assert triggers(db) == {"chatgpt_message_ai", "chatgpt_message_ad", "chatgpt_message_au",
+                            "chatgpt_message_text_from_content"}
+    assert [r["content_type"] for r in db["chatgpt_message"].search("zephyrine")] == ["text"]
+    db.execute("insert into chatgpt_message_fts(chatgpt_message_fts, rank) values ('integrity-check', 1)")
+    # An import killed while the triggers were paused: the next open restores and re-indexes.
+    from archiver.db import pause_search_index
+
+    pause_search_index(db.conn)
+    with db.conn:
+        db.conn.execute("update chatgpt_message set text = 'a brand new wombat' where node_id = ?",
+                        [EVERY["current_node"]])
+    db.close()  # and the process died before restoring them
+    reopened = open_db(db_path)
+    assert triggers(reopened) == triggers(open_db(tmp_path / "fresh.db"))
+    assert [r["node_id"] for r in reopened["chatgpt_message"].search("wombat")] == [EVERY["current_node"]]
