@@ -285,8 +285,10 @@ def save_rows(conn, rows, *, captured_at=None, authoritative=False):
         or stored[0] is None
         or (conversation["update_time"] or 0) >= stored[0]
     )
-    messages = _assign_row_ids(conn, cid, rows[MESSAGE_TABLE])
-    known = {r[0] for r in conn.execute("SELECT node_id FROM chatgpt_message WHERE conversation_id = ?", [cid])}
+    known = dict(
+        conn.execute("SELECT node_id, id FROM chatgpt_message WHERE conversation_id = ?", [cid]).fetchall()
+    )
+    messages = _assign_row_ids(conn, cid, rows[MESSAGE_TABLE], known)
     if newest:
         conn.execute(_CONVERSATION_UPSERT, [conversation[c] for c in CONVERSATION_COLUMNS])
         # Only the nodes that leave the current branch change here; the upsert sets the rest.
@@ -315,14 +317,11 @@ def save_rows(conn, rows, *, captured_at=None, authoritative=False):
     return sum(1 for m in messages if m["node_id"] not in known)
 
 
-def _assign_row_ids(conn, cid, messages):
+def _assign_row_ids(conn, cid, messages, mine):
     """Message rows are keyed by node id, as in the 2023 design. Node ids are not always
     unique across conversations (every 2025 root is ``client-created-root``), so a node whose
     id another conversation already holds gets ``<conversation id>:<node id>`` instead.
-    Ids, once given, are kept."""
-    mine = dict(
-        conn.execute("SELECT node_id, id FROM chatgpt_message WHERE conversation_id = ?", [cid]).fetchall()
-    )
+    Ids, once given, are kept (``mine``: this conversation's node id -> row id)."""
     fresh = [m["node_id"] for m in messages if m["node_id"] not in mine]
     taken = set()
     if fresh:

@@ -161,6 +161,9 @@ class _Prefixed:
 def import_paths(db, paths, progress=None, bulk=False):
     """Import every argument; returns a Summary. Problems are recorded, never raised.
     ``bulk`` indexes for search once at the end instead of row by row (big imports)."""
+    # An import can simply be run again, so it need not wait for the disk at every commit:
+    # in WAL mode NORMAL still never corrupts, it only may lose the last batch on power loss.
+    db.conn.execute("PRAGMA synchronous = NORMAL")
     if bulk:
         with search_index_paused(db.conn):
             return import_paths(db, paths, progress)
