@@ -1,0 +1,118 @@
+"""Property-based tests: whatever JSON arrives, reshaping gives rows or a clean
+NotAConversation, the rows can be stored, and the API answers 2xx/400/422, never 5xx."""
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from starlette.testclient import TestClient
+
+from archiver.app import create_app
+from archiver.db import open_db, prepare_capture, save_capture, write_transaction
+from archiver.reshape import MESSAGE_COLUMNS, BadJSON, NotAConversation, parse_json, reshape_conversation
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+ids = st.sampled_from(["a", "b", "c", "d", "client-created-root", ""]) | st.text(max_size=6)
+content = st.one_of(
+    json_values,
+    st.fixed_dictionaries({"content_type": st.sampled_from(
+        ["text", "multimodal_text", "code", "thoughts", "execution_output", "tether_quote", "mystery"]),
+        "parts": st.lists(json_values | st.text(), max_size=3), "text": json_values}),
+)
+messages = st.one_of(json_values, st.fixed_dictionaries({
+    "id": json_values | ids,
+    "author": json_values | st.fixed_dictionaries({"role": json_values | st.sampled_from(["user", "assistant", "tool"])}),
+    "content": content,
+    "create_time": json_values,
+    "metadata": json_values | st.fixed_dictionaries({"parent_id": ids, "model_slug": json_values,
+                                                     "content_references": json_values}),
+    "recipient": json_values, "status": json_values, "weight": json_values, "end_turn": json_values,
+}))
+nodes = st.one_of(json_values, st.fixed_dictionaries({
+    "parent": ids | json_values, "children": st.lists(ids, max_size=4) | json_values, "message": messages,
+}))
+trees = st.fixed_dictionaries(
+    {"conversation_id": ids.filter(bool), "mapping": st.dictionaries(ids, nodes, max_size=8)},
+    optional={"current_node": ids | json_values, "title": json_values, "update_time": json_values,
+              "create_time": json_values},
+)
+pages = st.fixed_dictionaries(
+    {"conversation_id": ids.filter(bool), "messages": st.lists(messages, max_size=6)},
+    optional={"current_node": ids, "page_info": json_values},
+)
+
+
+def check_rows(data):
+    try:
+        rows = reshape_conversation(data)
+    except NotAConversation:
+        return None
+    for row in rows["chatgpt_message"]:
+        assert tuple(row) == MESSAGE_COLUMNS
+    assert len(rows["chatgpt_conversation"]) == 1
+    return rows
+
+
+@SETTINGS
+@given(json_values)
+def test_any_json_gives_rows_or_not_a_conversation(value):
+    check_rows(value)
+
+
+@SETTINGS
+@given(trees | pages)
+def test_odd_trees_give_storable_rows(tmp_path_factory, data):
+    rows = check_rows(data)
+    if rows is None:
+        return
+    keys = data.get("mapping") or {}
+    if "mapping" in data:
+        assert {m["node_id"] for m in rows["chatgpt_message"]} == set(keys)
+    db = open_db(tmp_path_factory.mktemp("p") / "a.db")
+    raw = json.dumps(data).encode()
+    with write_transaction(db) as conn:
+        result = save_capture(conn, prepare_capture(raw), source="hypothesis")
+    assert result.messages == len(rows["chatgpt_message"])
+    db.close()
+
+
+@SETTINGS
+@given(st.text(max_size=40))
+def test_lone_surrogates_are_storable(tmp_path_factory, text):
+    # JSON may carry \ud800 escapes that are not valid Unicode; SQLite needs UTF-8.
+    raw = json.dumps({"conversation_id": "s", "title": text + "\ud800",
+                      "mapping": {"n": {"message": {"content": {"content_type": "text",
+                                                                "parts": ["\udfff" + text]}}}}}).encode()
+    db = open_db(tmp_path_factory.mktemp("s") / "a.db")
+    with write_transaction(db) as conn:
+        save_capture(conn, prepare_capture(raw), source="hypothesis")
+    assert db.execute("select count(*) from chatgpt_message").fetchone()[0] == 1
+    db.close()
+
+
+@SETTINGS
+@given(st.binary(max_size=200) | json_values.map(lambda v: json.dumps(v).encode()))
+def test_parse_json_either_parses_or_says_bad_json(raw):
+    try:
+        parse_json(raw)
+    except BadJSON:
+        pass
+
+
+def test_the_api_never_answers_5xx(tmp_path, token, auth):
+    with TestClient(create_app(tmp_path / "archive.db"), raise_server_exceptions=False) as client:
+        @SETTINGS
+        @given(trees | pages | json_values | st.binary(max_size=100))
+        def post(body):
+            content = body if isinstance(body, bytes) else json.dumps(body).encode()
+            response = client.post("/api/conversations", content=content, headers=auth)
+            assert response.status_code in (200, 201, 400, 422), (response.status_code, response.text)
+            assert response.json()["ok"] is (response.status_code < 300)
+
+        post()
