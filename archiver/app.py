@@ -16,7 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.exceptions import HTTPException
+from starlette.routing import Mount, Route, Router
 
 from . import __version__
 from .db import (
@@ -29,6 +30,7 @@ from .db import (
 )
 from .web.auth import WRITABLE_TABLES, authenticate
 from .web.config import browse_config, browse_metadata
+from .openapi import SPEC
 from .reshape import BadJSON, NotAConversation, parse_json
 from .scripts import USERSCRIPT_PATH, render_userscript
 from .tokens import bearer_token
@@ -154,11 +156,16 @@ def create_app(
     tables = "|".join(WRITABLE_TABLES)
     app = Starlette(
         routes=[
-            Route("/api/conversations", ingest, methods=["POST"]),
-            Route("/api/conversations/wanted", wanted, methods=["POST"]),
-            Route(USERSCRIPT_PATH, userscript),
-            Route("/api/health", health),
-            Route("/api/stats", stats),
+            # A router of its own, so a wrong method on an API path is a 405 here instead of
+            # falling through to Datasette.
+            Mount("/api", app=Router(routes=[
+                Route("/conversations", ingest, methods=["POST"]),
+                Route("/conversations/wanted", wanted, methods=["POST"]),
+                Route("/health", health, methods=["GET"]),
+                Route("/stats", stats, methods=["GET"]),
+                Route("/openapi.json", lambda request: JSONResponse(SPEC), methods=["GET"]),
+            ], default=api_not_found)),
+            Route(USERSCRIPT_PATH, userscript, methods=["GET"]),
             Mount("/", app=ds.app()),
         ],
         middleware=[
@@ -173,6 +180,7 @@ def create_app(
         ],
         exception_handlers={
             ApiError: handle_api_error,
+            HTTPException: handle_http_exception,
             BadJSON: handle_bad_json,
             NotAConversation: handle_not_a_conversation,
             sqlite3.Error: handle_archive_error,
@@ -206,6 +214,14 @@ async def read_body(request, limit):
             raise ApiError(413, f"request body is over the {limit} byte limit")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def api_not_found(scope, receive, send):
+    await error_response(404, "no such API endpoint")(scope, receive, send)
+
+
+async def handle_http_exception(request, exc):
+    return error_response(exc.status_code, exc.detail, getattr(exc, "headers", None))
 
 
 async def handle_api_error(request, exc):

@@ -1,7 +1,6 @@
 """The browsing pages, in-process: what they show, what they refuse, and that conversation
 text never becomes markup."""
 
-import json
 import re
 
 import pytest
