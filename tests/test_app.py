@@ -249,3 +249,10 @@ def test_wanted_lists_missing_and_outdated_conversations(client, auth):
     assert client.post("/api/conversations/wanted", json=listing).status_code == 401
     bad = client.post("/api/conversations/wanted", json={"conversations": [{"id": 3}]}, headers=auth)
     assert (bad.status_code, bad.json()["status"]) == (422, 422)
+
+
+def test_api_paths_answer_wrong_methods_and_unknown_paths_in_json(client):
+    response = client.get("/api/conversations")
+    assert (response.status_code, response.json()) == (405, {"ok": False, "error": "Method Not Allowed", "status": 405})
+    response = client.get("/api/nope")
+    assert (response.status_code, response.json()) == (404, {"ok": False, "error": "no such API endpoint", "status": 404})
