@@ -1,0 +1,85 @@
+"""Faults: the server killed mid-ingest, and a full disk. An acknowledged capture is never
+lost, the database never corrupts, and a write that cannot happen leaves nothing behind."""
+
+import json
+import random
+import signal
+import threading
+
+import httpx
+from starlette.testclient import TestClient
+
+from archiver.app import create_app
+from archiver.db import open_db
+from conftest import ArchiveServer, fixture_bytes, fixture_json
+
+ROUNDS = 20
+
+
+def small_conversation(n):
+    return {
+        "conversation_id": f"kill-{n:05d}", "title": f"capture {n}", "update_time": 1790000000.0 + n,
+        "current_node": "b", "mapping": {
+            "a": {"parent": None, "children": ["b"], "message": None},
+            "b": {"parent": "a", "children": [], "message": {
+                "id": "b", "author": {"role": "user"}, "content": {"content_type": "text", "parts": [f"word{n}"]}}},
+        },
+    }
+
+
+def test_sigkill_mid_ingest_loses_no_acknowledged_capture(tmp_path):
+    server = ArchiveServer(tmp_path / "archive.db")
+    token = server.cli("token", "create", server.db, "--name", "kill").strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    acknowledged, counter, rng = [], iter(range(10**6)), random.Random(5)
+    for _ in range(ROUNDS):
+        server.start()
+        stop = threading.Event()
+
+        def post_until_killed():
+            with httpx.Client(base_url=server.url, headers=headers, timeout=5) as client:
+                while not stop.is_set():
+                    n = next(counter)
+                    try:
+                        response = client.post("/api/conversations", json=small_conversation(n))
+                    except httpx.HTTPError:
+                        return  # the server died under us: this capture was never acknowledged
+                    if response.status_code in (200, 201):
+                        acknowledged.append(f"kill-{n:05d}")
+
+        writers = [threading.Thread(target=post_until_killed) for _ in range(2)]
+        for w in writers:
+            w.start()
+        threading.Event().wait(rng.uniform(0.2, 0.6))
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait(timeout=10)
+        stop.set()
+        for w in writers:
+            w.join(timeout=10)
+        db = open_db(server.db)
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        stored = {r[0] for r in db.execute("select conversation_id from chatgpt_capture")}
+        assert set(acknowledged) <= stored, set(acknowledged) - stored
+        db.close()
+    assert len(acknowledged) > ROUNDS  # the rounds really did ingest
+
+
+def test_disk_full_is_a_503_and_writes_nothing(db_path, token, auth):
+    app = create_app(db_path)
+    with TestClient(app) as client:
+        assert client.post("/api/conversations", content=fixture_bytes("branched.json"), headers=auth).status_code == 201
+        archive = app.state.datasette.get_database("archive")
+
+        def fill_the_disk(conn):
+            pages = conn.execute("PRAGMA page_count").fetchone()[0]
+            conn.execute(f"PRAGMA max_page_count = {pages}")  # no room for one more page
+
+        client.portal.call(lambda: archive.execute_write_fn(fill_the_disk, transaction=False))
+        big = fixture_json("every_content_type.json")
+        response = client.post("/api/conversations", content=json.dumps(big).encode(), headers=auth)
+        assert response.status_code == 503
+        assert response.json() == {"ok": False, "status": 503,
+                                   "error": "the archive cannot be written right now: database or disk is full"}
+    db = open_db(db_path)
+    assert db.execute("select count(*) from chatgpt_capture").fetchone()[0] == 1
+    assert db.execute("select count(*) from chatgpt_conversation where id = ?", [big["conversation_id"]]).fetchone()[0] == 0
