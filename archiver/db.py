@@ -8,6 +8,7 @@ transaction). The server runs it on Datasette's single write thread; the CLI ins
 import gzip
 import hashlib
 import json
+import secrets
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from .reshape import (
     NotAConversation,
     parse_json,
     reshape_conversation,
+    to_epoch,
 )
 
 
@@ -394,8 +396,6 @@ def archive_stats(conn):
 def ensure_secret(conn):
     """The secret Datasette signs login cookies with, kept in the archive so a restart does
     not sign everyone out. Created once."""
-    import secrets
-
     conn.execute(
         "INSERT OR IGNORE INTO archiver_meta (key, value) VALUES ('datasette_secret', ?)",
         [secrets.token_hex(32)],
@@ -408,8 +408,6 @@ def wanted_conversations(conn, listed):
     """Of ``[{"id", "update_time"}, ...]`` (ChatGPT's conversation list), the ids the archive
     lacks or holds at an older ``update_time``, in the order given. Times may be ISO strings
     (the list endpoint) or epoch seconds."""
-    from .reshape import to_epoch
-
     ids = [item["id"] for item in listed]
     stored = dict(
         conn.execute(

@@ -77,7 +77,8 @@ async def transcript_page(datasette, request):
     db = archive_database(datasette)
     cid = request.url_vars["cid"]
     fmt = request.url_vars.get("fmt")
-    if not (await can_read_all(datasette, request) or await is_published(db, cid)):
+    reader = await can_read_all(datasette, request)
+    if not (reader or await is_published(db, cid)):
         raise Forbidden("This conversation is private")
     conversation = (await db.execute("SELECT * FROM chatgpt_conversation WHERE id = ?", [cid])).dicts()
     if not conversation:
@@ -116,7 +117,7 @@ async def transcript_page(datasette, request):
     return await render(datasette, request, "archiver_transcript.html", {
         "conversation": conversation, "turns": turns, "captures": captures,
         "database": db.name, "when": when, "target": request.args.get("leaf"),
-        "can_read_all": await can_read_all(datasette, request),
+        "can_read_all": reader,
     })
 
 
