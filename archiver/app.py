@@ -28,6 +28,7 @@ from .db import (
     save_capture,
     wanted_conversations,
 )
+from .guards import BodyGuard, LoopbackHostGuard, error_response
 from .web.auth import WRITABLE_TABLES, authenticate
 from .web.config import browse_config, browse_metadata
 from .openapi import SPEC
@@ -46,13 +47,6 @@ class ApiError(Exception):
     def __init__(self, status, message, headers=None):
         super().__init__(message)
         self.status, self.message, self.headers = status, message, headers
-
-
-def error_response(status, message, headers=None):
-    """The one JSON error shape of our API."""
-    return JSONResponse(
-        {"ok": False, "error": message, "status": status}, status_code=status, headers=headers
-    )
 
 
 def is_loopback(host):
@@ -82,14 +76,18 @@ def create_app(
     root=False,
     cors_origins=DEFAULT_ORIGINS,
     max_body=DEFAULT_MAX_BODY,
+    body_idle=15.0,
+    body_deadline=300.0,
     secret=None,
 ):
     """The whole server. ``public`` (bound beyond loopback) makes Datasette private: only
-    the signed-in root user may read, through the login URL ``root_login_path()`` gives."""
+    the signed-in root user may read, through the login URL ``root_login_path()`` gives.
+    Not public, it answers only requests addressed to a loopback name. Request bodies must
+    arrive within ``body_idle`` seconds between chunks and ``body_deadline`` in all."""
     db_path = Path(db_path)
     setup = open_db(db_path)  # creates and migrates before Datasette opens the file
-    secret = secret or ensure_secret(setup.conn)
     setup.close()
+    secret = secret or ensure_secret(db_path)
     name = db_path.stem
     config = browse_config(name, public)
     ds = Datasette(
@@ -119,7 +117,7 @@ def create_app(
 
     async def ingest(request):
         token_name = await require_token(request)
-        body = await read_body(request, max_body)
+        body = await request.body()  # BodyGuard has bounded its size and time
         capture = await run_in_threadpool(prepare_capture, body)
         result = await archive.execute_write_fn(
             lambda conn: save_capture(conn, capture, source="api", token_name=token_name)
@@ -130,7 +128,7 @@ def create_app(
 
     async def wanted(request):
         await require_token(request)
-        body = await read_body(request, max_body)
+        body = await request.body()
         listed = parse_listing(body)
         ids = await archive.execute_fn(lambda conn: wanted_conversations(conn, listed))
         return JSONResponse({"ok": True, "wanted": ids})
@@ -169,6 +167,8 @@ def create_app(
             Mount("/", app=ds.app()),
         ],
         middleware=[
+            *([] if public else [Middleware(LoopbackHostGuard)]),
+            # Outside BodyGuard, so its 408/413 carry CORS headers a page can read.
             Middleware(
                 ScopedCORS,
                 path_pattern=rf"/api/.*|/[^/]+/(?:{tables})/-/(?:insert|upsert)",
@@ -176,7 +176,8 @@ def create_app(
                 allow_methods=["GET", "POST", "OPTIONS"],
                 allow_headers=["Authorization", "Content-Type"],
                 max_age=600,
-            )
+            ),
+            Middleware(BodyGuard, max_body=max_body, idle=body_idle, deadline=body_deadline),
         ],
         exception_handlers={
             ApiError: handle_api_error,
@@ -201,19 +202,6 @@ def parse_listing(body):
     ):
         raise ApiError(422, "expected {\"conversations\": [{\"id\": ..., \"update_time\": ...}, ...]}")
     return items
-
-
-async def read_body(request, limit):
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > limit:
-        raise ApiError(413, f"request body is over the {limit} byte limit")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"request body is over the {limit} byte limit")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def api_not_found(scope, receive, send):

@@ -78,7 +78,11 @@ def cli():
     default=None,
     help="Largest accepted request body in bytes (default 100 MiB).",
 )
-def serve(db, host, port, root, cors_origins, max_body):
+@click.option("--body-idle", type=float, default=15.0, show_default=True,
+              help="Seconds a request body may pause before the request is refused (408).")
+@click.option("--body-deadline", type=float, default=300.0, show_default=True,
+              help="Seconds a whole request body may take to arrive (408 after).")
+def serve(db, host, port, root, cors_origins, max_body, body_idle, body_deadline):
     """Serve the ingest API and Datasette on one port.
 
     Example:
@@ -97,6 +101,8 @@ def serve(db, host, port, root, cors_origins, max_body):
             root=root,
             cors_origins=cors_origins or DEFAULT_ORIGINS,
             max_body=max_body or DEFAULT_MAX_BODY,
+            body_idle=body_idle,
+            body_deadline=body_deadline,
         )
     except ArchiveError as e:
         raise click.ClickException(str(e)) from None

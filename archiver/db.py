@@ -8,12 +8,14 @@ transaction). The server runs it on Datasette's single write thread; the CLI ins
 import gzip
 import hashlib
 import json
+import os
 import secrets
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 
 import sqlite_utils
 
@@ -393,15 +395,26 @@ def archive_stats(conn):
     }
 
 
-def ensure_secret(conn):
-    """The secret Datasette signs login cookies with, kept in the archive so a restart does
-    not sign everyone out. Created once."""
-    conn.execute(
-        "INSERT OR IGNORE INTO archiver_meta (key, value) VALUES ('datasette_secret', ?)",
-        [secrets.token_hex(32)],
-    )
-    conn.commit()
-    return conn.execute("SELECT value FROM archiver_meta WHERE key = 'datasette_secret'").fetchone()[0]
+def secret_path(db_path):
+    return Path(f"{db_path}.secret")
+
+
+def ensure_secret(db_path):
+    """The secret Datasette signs login cookies with, kept in ``<archive>.secret`` (mode
+    0600) so a restart does not sign everyone out. Not in the archive: on loopback anyone
+    may run SQL on it, and with the secret they could forge a root sign-in. Created once."""
+    path = secret_path(db_path)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        secret = path.read_text().strip()
+        if len(secret) >= 32:
+            return secret
+        raise ArchiveError(f"{path} is not a secret this tool wrote; delete it to make a new one")
+    secret = secrets.token_hex(32)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret + "\n")
+    return secret
 
 
 def wanted_conversations(conn, listed):

@@ -214,3 +214,11 @@ def m003_assets(db):
         {"path": str, "title": str, "content": str, "raw": str, "imported_at": str}, pk="path"
     )
     db["chatgpt_textdoc"].enable_fts(["title", "content"], fts_version="FTS5", create_triggers=True, tokenize="porter")
+
+
+@migrations()
+def m004_secret_out_of_the_archive(db):
+    """The cookie-signing secret moved to a file beside the archive (readable by its owner
+    only): on loopback anyone may run SQL on the archive, and must not read the secret."""
+    if db["archiver_meta"].exists():
+        db.execute("DELETE FROM archiver_meta WHERE key = 'datasette_secret'")

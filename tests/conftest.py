@@ -10,6 +10,8 @@ from archiver.db import open_db, write_transaction
 from archiver.tokens import create_token
 
 DATA = Path(__file__).parent / "data"
+# In-process requests are addressed to a loopback name, as the server answers only those.
+LOCAL = "http://127.0.0.1"
 CORPUS = Path(__file__).parent.parent.parent / "shared" / "corpus"
 
 
@@ -55,7 +57,7 @@ def auth(token):
 
 @pytest.fixture
 def client(db_path, token):
-    with TestClient(create_app(db_path)) as test_client:
+    with TestClient(create_app(db_path), base_url=LOCAL) as test_client:
         yield test_client
 
 
@@ -88,9 +90,13 @@ class ArchiveServer:
         import time
         import urllib.request
 
+        import tempfile
+
+        # A file, not a pipe: a server that logs a lot must never block on a full pipe.
+        self.log = tempfile.TemporaryFile(mode="w+")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "archiver", "serve", str(self.db), "--port", str(self.port), *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            stdout=self.log, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 20
         while True:
             try:
@@ -99,15 +105,20 @@ class ArchiveServer:
             except OSError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.process.kill()
-                    raise RuntimeError("server did not start:\n" + self.process.stdout.read())
+                    self.process.wait()
+                    raise RuntimeError("server did not start:\n" + self.output())
                 time.sleep(0.1)
 
     def stop(self):
         import signal
 
         self.process.send_signal(signal.SIGINT)
-        output, _ = self.process.communicate(timeout=10)
-        return self.process.returncode, output
+        self.process.wait(timeout=10)
+        return self.process.returncode, self.output()
+
+    def output(self):
+        self.log.seek(0)
+        return self.log.read()
 
 
 # A fake https://chatgpt.com (tests/fake_chatgpt.py) and Chromium pointed at it, for the

@@ -7,7 +7,7 @@ from starlette.testclient import TestClient
 from archiver.app import create_app, root_login_path
 from archiver.db import write_transaction
 from archiver.tokens import revoke_token
-from conftest import fixture_bytes, fixture_json
+from conftest import LOCAL, fixture_bytes, fixture_json
 
 CHATGPT = "https://chatgpt.com"
 
@@ -186,7 +186,7 @@ def test_tokens_missing_wrong_and_revoked(client, auth, db):
 
 
 def test_oversize_body(db_path, auth, db):
-    with TestClient(create_app(db_path, max_body=1000)) as client:
+    with TestClient(create_app(db_path, max_body=1000), base_url=LOCAL) as client:
         response = post(client, fixture_bytes("branched.json"), auth)
         assert (response.status_code, response.json()) == (
             413, {"ok": False, "error": "request body is over the 1000 byte limit", "status": 413})
@@ -224,9 +224,9 @@ def test_userscript_is_served_prefilled_without_a_token(client, auth):
     assert response.headers["content-type"] == "text/javascript; charset=utf-8"
     body = response.text
     assert body.startswith("// ==UserScript==")
-    assert 'var ARCHIVER_SERVER = "http://testserver";' in body
+    assert 'var ARCHIVER_SERVER = "http://127.0.0.1";' in body
     assert 'var ARCHIVER_TOKEN = "__ARCHIVER_TOKEN__";' in body
-    assert "// @connect      testserver" in body
+    assert "// @connect      127.0.0.1" in body
     assert auth["Authorization"].split()[1] not in body
 
 

@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from archiver.app import create_app
 from archiver.db import open_db
-from conftest import ArchiveServer, fixture_bytes, fixture_json
+from conftest import LOCAL, ArchiveServer, fixture_bytes, fixture_json
 
 ROUNDS = 20
 
@@ -66,7 +66,7 @@ def test_sigkill_mid_ingest_loses_no_acknowledged_capture(tmp_path):
 
 def test_disk_full_is_a_503_and_writes_nothing(db_path, token, auth):
     app = create_app(db_path)
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL) as client:
         assert client.post("/api/conversations", content=fixture_bytes("branched.json"), headers=auth).status_code == 201
         archive = app.state.datasette.get_database("archive")
 

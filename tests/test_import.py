@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from archiver.cli import cli
 from archiver.db import open_db
 from archiver.importer import import_paths
-from conftest import CORPUS, fixture_bytes, fixture_json
+from conftest import CORPUS, LOCAL, fixture_bytes, fixture_json
 
 EVERY = fixture_json("every_content_type.json")
 UPLOAD_ID = "file-7QmZr2XkLpV9aTnB4cWdYe"  # the uploaded image in every_content_type.json
@@ -202,7 +202,7 @@ def test_transcript_shows_archived_files_served_safely(tmp_path, token):
     (source / "file-HtmlTrap123-page.html").write_text("<script>alert('asset')</script>")
     db_path = tmp_path / "archive.db"
     import_paths(open_db(db_path), [source])
-    with TestClient(create_app(db_path)) as client:
+    with TestClient(create_app(db_path), base_url=LOCAL) as client:
         page = client.get(f"/-/c/{EVERY['conversation_id']}").text
         assert f'<img src="/-/asset/{UPLOAD_ID}"' in page
         image = client.get(f"/-/asset/{UPLOAD_ID}")

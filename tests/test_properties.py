@@ -11,6 +11,8 @@ from archiver.app import create_app
 from archiver.db import open_db, prepare_capture, save_capture, write_transaction
 from archiver.reshape import MESSAGE_COLUMNS, BadJSON, NotAConversation, parse_json, reshape_conversation
 
+from conftest import LOCAL
+
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 json_values = st.recursive(
@@ -106,7 +108,7 @@ def test_parse_json_either_parses_or_says_bad_json(raw):
 
 
 def test_the_api_never_answers_5xx(tmp_path, token, auth):
-    with TestClient(create_app(tmp_path / "archive.db"), raise_server_exceptions=False) as client:
+    with TestClient(create_app(tmp_path / "archive.db"), base_url=LOCAL, raise_server_exceptions=False) as client:
         @SETTINGS
         @given(trees | pages | json_values | st.binary(max_size=100))
         def post(body):

@@ -3,10 +3,8 @@ and metadata.yaml would hold), built for the archive's database name."""
 
 from .auth import PLUGIN
 
-HIDDEN = [
-    "chatgpt_message_fts", "chatgpt_conversation_fts", "archiver_token", "archiver_meta",
-    "_sqlite_migrations",
-]
+HIDDEN = ["chatgpt_message_fts", "chatgpt_conversation_fts", "_sqlite_migrations"]
+PRIVATE = ["archiver_token", "archiver_meta"]
 
 
 def browse_config(database, public):
@@ -22,6 +20,8 @@ def browse_config(database, public):
         },
         "chatgpt_capture": {"sort_desc": "id", "facets": ["source", "token_name"]},
         **{t: {"hidden": True} for t in HIDDEN},
+        # Token names and hashes, and our bookkeeping: for root only, even on loopback.
+        **{t: {"hidden": True, "allow": {"id": "root"}} for t in PRIVATE},
     }
     config = {
         "plugins": {PLUGIN: {"database": database}},
