@@ -243,6 +243,41 @@ def test_captures_queue_while_the_archive_is_down_and_arrive_after_restart(brows
         wait_for(page, lambda: page.evaluate("JSON.parse(localStorage.getItem('gm:queue')).length") == 0)
 
 
+def test_minutes_of_downtime_and_a_reload_lose_nothing(browser, fake, archive):
+    # Playwright's fake clock stands in for the minutes: the userscript's timers and
+    # Date.now() run on it, while its posts are real requests to the real (stopped) server.
+    first, second = add(fake, "down-1", turns=2), add(fake, "down-2", turns=1)
+    queue_of = lambda page: page.evaluate("JSON.parse(localStorage.getItem('gm:queue') || '[]')")  # noqa: E731
+    with scripted_context(browser, archive) as context:
+        archive.stop()
+        page = context.new_page()
+        page.clock.install()
+        page.goto("https://chatgpt.com/")
+        page.evaluate("id => app.loadTree(id)", first["conversation_id"])
+        wait_for(page, lambda: len(queue_of(page)) == 1, what="first capture queued")
+        for _ in range(40):  # 6 minutes 40 seconds of retries against a dead port
+            page.clock.run_for(10_000)
+            page.wait_for_timeout(25)  # the failed post's answer comes back through Python
+        down = queue_of(page)
+        assert len(down) == 1 and down[0]["attempts"] >= 6 and down[0]["error"] == "archive unreachable", down
+        page.reload()
+        page.evaluate("id => app.loadTree(id)", second["conversation_id"])
+        wait_for(page, lambda: len(queue_of(page)) == 2, what="second capture queued after the reload")
+        for _ in range(4):  # two more minutes down
+            page.clock.run_for(30_000)
+            page.wait_for_timeout(25)
+        archive.start()
+        # Back: both arrive within seconds of the next try, not at the end of a long backoff.
+        for _ in range(100):
+            if not queue_of(page):
+                break
+            page.clock.run_for(1_000)
+            page.wait_for_timeout(50)
+        assert queue_of(page) == []
+    assert messages_in_archive(archive, first["conversation_id"]) == set(first["mapping"])
+    assert messages_in_archive(archive, second["conversation_id"]) == set(second["mapping"])
+
+
 def test_archive_all_is_paced_survives_429_and_resumes_after_reload(browser, fake, archive):
     fake.conversations.clear()
     fake.requests.clear()

@@ -217,6 +217,15 @@ var ArchiverCore = (function () {
     return null;
   }
 
+  /** The queue with nothing due later than `latest`. Backoff grows to minutes while the
+   * archive is down; when it is back (a post succeeded, or the tab was reloaded) the
+   * waiting captures should not sit out the rest of their wait. */
+  function bringForward(queue, latest) {
+    return queue.map(function (q) {
+      return q.due > latest ? Object.assign({}, q, { due: latest }) : q;
+    });
+  }
+
   /** Milliseconds until the next read may start: one start per `interval`. */
   function paceDelay(lastStart, interval, now) {
     if (lastStart === null || lastStart === undefined) return 0;
@@ -267,6 +276,7 @@ var ArchiverCore = (function () {
     enqueue: enqueue,
     settle: settle,
     nextDue: nextDue,
+    bringForward: bringForward,
     paceDelay: paceDelay,
     listUrl: listUrl,
     listHasMore: listHasMore,
@@ -316,7 +326,8 @@ function archiverMain(core) {
   var status = { saved: 0, error: null, backfill: null };
   var auth = store.get("authHeaders", {});
   var archivedTimes = store.get("archivedTimes", {});
-  var queue = store.get("queue", []);
+  // A reload is a natural moment to retry: whatever waited is tried again in a few seconds.
+  var queue = core.bringForward(store.get("queue", []), Date.now() + 3000);
   var pace = Number(store.get("paceMs", 1000));
   var lastRead = store.get("lastRead", null); // kept across reloads, so a reload cannot break the pace
   var lastCaptureAt = {}; // conversation id -> time a tree or page of it was seen
@@ -394,7 +405,8 @@ function archiverMain(core) {
     send("POST", "/api/conversations", item.body).then(function (r) {
       flushing = false;
       var result = core.settle(queue, item, r.status, Date.now(), core.parseRetryAfter(r.retryAfter, Date.now()));
-      queue = result.queue;
+      // The archive is back: what waits is sent now, not at the end of its backoff.
+      queue = result.outcome === "done" ? core.bringForward(result.queue, Date.now()) : result.queue;
       store.set("queue", queue);
       if (result.outcome === "done") {
         status.saved += 1;
@@ -416,7 +428,11 @@ function archiverMain(core) {
   }
 
   function scheduleFlush() {
-    if (flushTimer || !queue.length) return;
+    // Always re-aimed at the earliest due item: a capture failing now with a short backoff
+    // must not wait behind a timer set for one that has been failing for minutes.
+    clearTimeout(flushTimer);
+    flushTimer = null;
+    if (!queue.length) return;
     var wait = Math.min.apply(
       null,
       queue.map(function (q) {

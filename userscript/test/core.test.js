@@ -167,3 +167,15 @@ test("list paging", () => {
   assert.equal(core.olderPageUrl(ID, "c 1"),
     `/backend-api/conversations/${ID}/messages?before=c%201&include_has_versions=true&num_turns=10`);
 });
+
+test("bringForward: nothing waits past the given time; earlier items keep their time", () => {
+  const q = [
+    { conversationId: "a", shape: "tree", body: "1", attempts: 7, due: 500000, error: "archive unreachable" },
+    { conversationId: "b", shape: "tree", body: "2", attempts: 0, due: 1000, error: null },
+  ];
+  assert.deepEqual(core.bringForward(q, 4000), [
+    { conversationId: "a", shape: "tree", body: "1", attempts: 7, due: 4000, error: "archive unreachable" },
+    { conversationId: "b", shape: "tree", body: "2", attempts: 0, due: 1000, error: null },
+  ]);
+  assert.equal(q[0].due, 500000); // the queue given is not changed
+});
