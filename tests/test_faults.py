@@ -1,4 +1,4 @@
-"""Faults: the server killed mid-ingest, and a full disk. An acknowledged capture is never
+"""Faults: the server killed mid-ingest, a full disk, a read-only file. An acknowledged capture is never
 lost, the database never corrupts, and a write that cannot happen leaves nothing behind."""
 
 import json
@@ -7,6 +7,7 @@ import signal
 import threading
 
 import httpx
+import pytest
 from starlette.testclient import TestClient
 
 from archiver.app import create_app
@@ -64,22 +65,33 @@ def test_sigkill_mid_ingest_loses_no_acknowledged_capture(tmp_path):
     assert len(acknowledged) > ROUNDS  # the rounds really did ingest
 
 
-def test_disk_full_is_a_503_and_writes_nothing(db_path, token, auth):
+def fill_the_disk(conn):
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {pages}")  # no room for one more page
+
+
+def make_read_only(conn):
+    # What SQLite answers when the file cannot be written (SQLITE_READONLY): as root, the
+    # tests cannot take write permission away from a file, so the connection refuses instead.
+    conn.execute("PRAGMA query_only = 1")
+
+
+@pytest.mark.parametrize("fault, error", [
+    (fill_the_disk, "database or disk is full"),
+    (make_read_only, "attempt to write a readonly database"),
+])
+def test_a_full_disk_or_read_only_file_is_a_503_and_writes_nothing(db_path, token, auth, fault, error):
     app = create_app(db_path)
     with TestClient(app, base_url=LOCAL) as client:
         assert client.post("/api/conversations", content=fixture_bytes("branched.json"), headers=auth).status_code == 201
         archive = app.state.datasette.get_database("archive")
-
-        def fill_the_disk(conn):
-            pages = conn.execute("PRAGMA page_count").fetchone()[0]
-            conn.execute(f"PRAGMA max_page_count = {pages}")  # no room for one more page
-
-        client.portal.call(lambda: archive.execute_write_fn(fill_the_disk, transaction=False))
+        client.portal.call(lambda: archive.execute_write_fn(fault, transaction=False))
         big = fixture_json("every_content_type.json")
         response = client.post("/api/conversations", content=json.dumps(big).encode(), headers=auth)
-        assert response.status_code == 503
-        assert response.json() == {"ok": False, "status": 503,
-                                   "error": "the archive cannot be written right now: database or disk is full"}
+        assert (response.status_code, response.json()) == (503, {
+            "ok": False, "status": 503, "error": f"the archive cannot be written right now: {error}"})
+        assert client.get("/api/health").status_code == 200  # still serving
     db = open_db(db_path)
     assert db.execute("select count(*) from chatgpt_capture").fetchone()[0] == 1
     assert db.execute("select count(*) from chatgpt_conversation where id = ?", [big["conversation_id"]]).fetchone()[0] == 0
+    assert db.execute("select count(*) from chatgpt_message where conversation_id = ?", [big["conversation_id"]]).fetchone()[0] == 0

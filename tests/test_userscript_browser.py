@@ -243,6 +243,28 @@ def test_captures_queue_while_the_archive_is_down_and_arrive_after_restart(brows
         wait_for(page, lambda: page.evaluate("JSON.parse(localStorage.getItem('gm:queue')).length") == 0)
 
 
+def test_a_capture_the_archive_cannot_write_stays_queued_until_it_can(browser, fake, archive):
+    tree = add(fake, "disk-full", turns=1)
+    cid = tree["conversation_id"]
+    db = open_db(archive.db)  # a trigger the server's own writes run into, as into a full disk
+    db.execute("create trigger full before insert on chatgpt_capture"
+               " begin select raise(abort, 'database or disk is full'); end")
+    db.conn.commit()
+    with scripted_context(browser, archive) as context:
+        page = context.new_page()
+        page.goto("https://chatgpt.com/")
+        page.evaluate("id => app.loadTree(id)", cid)
+        queue = "JSON.parse(localStorage.getItem('gm:queue') || '[]')"
+        wait_for(page, lambda: page.evaluate(queue)[:1] and page.evaluate(queue)[0]["error"] == "HTTP 503",
+                 what="a 503 kept in the queue")
+        assert messages_in_archive(archive, cid) == set()
+        db.execute("drop trigger full")
+        db.conn.commit()
+        wait_for(page, lambda: page.evaluate(queue) == [], what="the queued capture sent")
+    db.close()
+    assert messages_in_archive(archive, cid) == set(tree["mapping"])
+
+
 def test_minutes_of_downtime_and_a_reload_lose_nothing(browser, fake, archive):
     # Playwright's fake clock stands in for the minutes: the userscript's timers and
     # Date.now() run on it, while its posts are real requests to the real (stopped) server.
