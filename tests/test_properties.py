@@ -118,3 +118,38 @@ def test_the_api_never_answers_5xx(tmp_path, token, auth):
             assert response.json()["ok"] is (response.status_code < 300)
 
         post()
+
+
+def test_huge_and_cyclic_shapes_finish(tmp_path):
+    """Shapes too big for hypothesis to draw: a 100,000-node cycle, a root with 100,000
+    children, a 10 MB message and a 1 MB title. Each gives rows (or a clean error) and is
+    stored; SIGALRM turns a hang into a failure instead of a stuck test run."""
+    import signal
+
+    def hung(signum, frame):
+        raise AssertionError("reshaping hung")
+
+    n = 100_000
+    cycle = {f"n{i}": {"parent": f"n{(i - 1) % n}", "children": [f"n{(i + 1) % n}"],
+                       "message": {"id": f"n{i}", "author": {"role": "user"},
+                                   "content": {"content_type": "text", "parts": [str(i)]}}} for i in range(n)}
+    wide = {"root": {"parent": None, "children": [f"c{i}" for i in range(n)], "message": None}}
+    wide |= {f"c{i}": {"parent": "root", "children": [], "message": None} for i in range(n)}
+    huge = {"r": {"parent": None, "children": [], "message": {"id": "r", "author": {"role": "assistant"},
+            "content": {"content_type": "text", "parts": ["x" * 10_000_000]}}}}
+    shapes = [("cycle", {"conversation_id": "cycle", "current_node": "n5", "mapping": cycle}, n),
+              ("wide", {"conversation_id": "wide", "mapping": wide}, n + 1),
+              ("huge", {"conversation_id": "huge", "title": "t" * 1_000_000, "mapping": huge}, 1)]
+    db = open_db(tmp_path / "archive.db")
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(120)
+    try:
+        for name, data, nodes in shapes:
+            with write_transaction(db) as conn:
+                result = save_capture(conn, prepare_capture(json.dumps(data).encode()), source="test")
+            assert (name, result.messages) == (name, nodes)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert db.execute("select length(text) from chatgpt_message where conversation_id = 'huge'").fetchone()[0] == 10_000_000
+    db.close()
