@@ -5,6 +5,7 @@ never fight over SQLite's write lock.
 """
 
 import logging
+import os
 import re
 import sqlite3
 from contextlib import asynccontextmanager
@@ -87,7 +88,7 @@ def create_app(
     db_path = Path(db_path)
     setup = open_db(db_path)  # creates and migrates before Datasette opens the file
     setup.close()
-    secret = secret or ensure_secret(db_path)
+    secret = secret or os.environ.get("DATASETTE_SECRET") or ensure_secret(db_path)
     name = db_path.stem
     config = browse_config(name, public)
     ds = Datasette(

@@ -63,6 +63,7 @@ def test_sigkill_mid_ingest_loses_no_acknowledged_capture(tmp_path):
         assert set(acknowledged) <= stored, set(acknowledged) - stored
         db.close()
     assert len(acknowledged) > ROUNDS  # the rounds really did ingest
+    print(f"{ROUNDS} SIGKILLs, {len(acknowledged)} acknowledged captures, all present")  # README figure
 
 
 def fill_the_disk(conn):
