@@ -91,8 +91,8 @@ def test_a_token_cannot_write_outside_the_two_tables(client, auth, db):
     before = dump(db)
     pk = _message_pk(db)
     writes = WRITES + [(f"/archive/chatgpt_message/{pk}/-/delete", {}),
-                       (f"/archive/chatgpt_capture/1/-/update", {"update": {"source": "x"}}),
-                       (f"/archive/chatgpt_capture/1/-/delete", {})]
+                       ("/archive/chatgpt_capture/1/-/update", {"update": {"source": "x"}}),
+                       ("/archive/chatgpt_capture/1/-/delete", {})]
     refused = {path: client.post(path, json=body, headers=auth).status_code for path, body in writes}
     assert refused == {path: 403 for path, _ in writes}
     assert dump(db) == before
