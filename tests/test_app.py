@@ -178,11 +178,18 @@ def test_tokens_missing_wrong_and_revoked(client, auth, db):
         assert (response.status_code, response.json()["error"]) == (401, error)
         assert response.headers["www-authenticate"].startswith('Bearer realm="chatgpt-archiver"')
     assert post(client, body, auth).status_code == 201
+    row = {"row": {"id": "before-revoke", "conversation_id": "c"}}
+    assert client.post("/archive/chatgpt_message/-/insert", json=row, headers=auth).status_code == 201
+    db.execute("delete from chatgpt_message where id = 'before-revoke'")
+    db.conn.commit()
     with write_transaction(db) as conn:
         revoke_token(conn, "laptop")
     response = post(client, fixture_bytes("every_content_type.json"), auth)
     assert (response.status_code, response.json()["error"]) == (401, "invalid or revoked token")
-    assert counts(db)[0] == 1
+    # The insert API, which had just accepted it, refuses it too: no cache outlives a revoke.
+    row = {"row": {"id": "after-revoke", "conversation_id": "c"}}
+    assert client.post("/archive/chatgpt_message/-/insert", json=row, headers=auth).status_code == 403
+    assert counts(db) == (1, 1, len(fixture_json("branched.json")["mapping"]))
 
 
 def test_oversize_body(db_path, auth, db):
