@@ -125,3 +125,77 @@ def test_public_bind_refuses_anonymous_reads_but_shows_published(chromium, tmp_p
         context.close()
     finally:
         server.stop()
+
+
+EVIL_PAGE = """<!doctype html><meta charset=utf-8><title>another site</title>
+<form id=form method=POST action="{archive}/archive/chatgpt_message/-/insert" enctype="text/plain" target=sink>
+<input name='{{"row": {{"id": "csrf-form", "conversation_id": "c", "pad": "' value='"}}}}'></form>
+<iframe name=sink></iframe>
+<script>
+const A = "{archive}";
+window.attack = async () => {{
+  const results = {{}};
+  const row = (id) => JSON.stringify({{row: {{id, conversation_id: "c"}}}});
+  try {{
+    const r = await fetch(A + "/archive/chatgpt_message/-/insert", {{method: "POST", credentials: "include",
+      headers: {{"Content-Type": "application/json"}}, body: row("csrf-fetch-json")}});
+    results.json = r.status;
+  }} catch (e) {{ results.json = "refused by the browser"; }}
+  for (const path of ["/archive/chatgpt_message/-/insert", "/api/conversations"]) {{
+    await fetch(A + path, {{method: "POST", mode: "no-cors", credentials: "include",
+      headers: {{"Content-Type": "text/plain"}}, body: row("csrf-fetch-plain")}});
+  }}
+  document.getElementById("form").submit();
+  return results;
+}};
+</script>"""
+
+
+def test_another_site_cannot_write_with_the_signed_in_cookie(chromium, tmp_path):
+    import http.server
+    import re
+    import sqlite3
+    import threading
+
+    archive = serve(tmp_path, "--root")
+    sign_in = re.search(r"Sign in:\s+(\S+)", archive.output()).group(1)
+    page_html = EVIL_PAGE.format(archive=archive.url).encode()
+
+    class Evil(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(page_html)
+
+        def log_message(self, *args):
+            pass
+
+    evil = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Evil)
+    threading.Thread(target=evil.serve_forever, daemon=True).start()
+    context = chromium.new_context()
+    try:
+        page = context.new_page()
+        page.goto(sign_in)  # root is signed in: the cookie is in this browser
+        assert page.evaluate("fetch('/-/actor.json').then(r => r.json())")["actor"]["id"] == "root"
+        # "localhost" is another site than "127.0.0.1": same machine, same Local Network Access zone.
+        page.goto(f"http://localhost:{evil.server_address[1]}/")
+        results = page.evaluate("attack()")
+        assert results == {"json": "refused by the browser"}  # no CORS for that origin: no preflight passes
+        page.wait_for_timeout(1500)  # the form's navigation and the no-cors posts land
+        page.goto(archive.url + "/")
+        status = page.evaluate("""fetch('/archive/chatgpt_message/-/insert', {method: 'POST',
+            headers: {'Content-Type': 'application/json'},
+            body: JSON.stringify({row: {id: 'same-origin', conversation_id: 'c'}})}).then(r => r.status)""")
+        assert status == 201  # the cookie does write, from the archive's own pages
+    finally:
+        context.close()
+        evil.shutdown()
+        _, log = archive.stop()
+    # The cross-site posts did reach the server, and were refused there.
+    assert log.count('"POST /archive/chatgpt_message/-/insert HTTP/1.1" 403') == 2, log  # no-cors, form
+    assert log.count('"POST /api/conversations HTTP/1.1" 401') == 1, log
+    db = sqlite3.connect(archive.db)
+    written = [r[0] for r in db.execute("select id from chatgpt_message where conversation_id = 'c'")]
+    db.close()
+    assert written == ["same-origin"]
