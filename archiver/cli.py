@@ -82,7 +82,9 @@ def cli():
               help="Seconds a request body may pause before the request is refused (408).")
 @click.option("--body-deadline", type=float, default=300.0, show_default=True,
               help="Seconds a whole request body may take to arrive (408 after).")
-def serve(db, host, port, root, cors_origins, max_body, body_idle, body_deadline):
+@click.option("--header-timeout", type=float, default=10.0, show_default=True,
+              help="Seconds a request's headers may take to arrive before the connection is closed.")
+def serve(db, host, port, root, cors_origins, max_body, body_idle, body_deadline, header_timeout):
     """Serve the ingest API and Datasette on one port.
 
     Example:
@@ -92,6 +94,7 @@ def serve(db, host, port, root, cors_origins, max_body, body_idle, body_deadline
     import uvicorn
 
     from .app import DEFAULT_MAX_BODY, DEFAULT_ORIGINS, create_app, is_loopback, root_login_path
+    from .serving import header_deadline_protocol
 
     public = not is_loopback(host)
     try:
@@ -116,7 +119,7 @@ def serve(db, host, port, root, cors_origins, max_body, body_idle, body_deadline
         click.echo(f"Sign in:  {base}{root_login_path(app)}  (one-time link)")
     if public:
         click.echo("Bound beyond loopback: the archive is readable only after signing in.")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_level="info", http=header_deadline_protocol(header_timeout))
 
 
 def _write(db, change, *args):

@@ -164,3 +164,47 @@ def test_slow_bodies_are_cut_off_in_bounded_time_and_memory(archive):
     assert call(archive.url + "/api/health")[0] == 200
     status, body = call(archive.url + "/api/stats", headers={"Authorization": f"Bearer {token}"})
     assert json.loads(body)["captures"] == 1
+
+
+def test_slow_or_missing_headers_are_cut_off(archive):
+    archive.start("--header-timeout", "1")
+
+    def held(send_first, trickle_every=None):
+        """Seconds until the server closes a connection that sends ``send_first`` and then,
+        every ``trickle_every`` seconds, one more header byte (or nothing)."""
+        start = time.monotonic()
+        with socket.create_connection(("127.0.0.1", archive.port), timeout=0.25) as s:
+            s.sendall(send_first)
+            while time.monotonic() - start < 10:
+                try:
+                    if s.recv(4096) == b"":
+                        return time.monotonic() - start
+                except TimeoutError:
+                    if trickle_every:
+                        try:
+                            s.sendall(b"x")
+                        except OSError:
+                            return time.monotonic() - start
+        return None
+
+    assert held(b"") < 2.5  # connects, says nothing
+    assert held(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ", trickle_every=0.25) < 2.5
+    # A complete request is answered as usual, and its keep-alive connection then gets the
+    # same deadline for the next request's headers.
+    with socket.create_connection(("127.0.0.1", archive.port), timeout=10) as s:
+        s.sendall(f"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1:{archive.port}\r\n\r\n".encode())
+        assert s.recv(4096).startswith(b"HTTP/1.1 200")
+        s.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        start = time.monotonic()
+        while True:
+            try:
+                s.sendall(b"x")
+            except OSError:
+                break
+            s.settimeout(0.25)
+            try:
+                if s.recv(4096) == b"":
+                    break
+            except TimeoutError:
+                pass
+            assert time.monotonic() - start < 5, "a trickled second request was never cut off"
