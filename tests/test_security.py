@@ -64,6 +64,19 @@ def test_the_cookie_secret_is_not_in_the_archive(client, db, db_path):
     assert len(secret_file.read_text().strip()) == 64
 
 
+def test_an_archive_that_held_the_secret_loses_it_on_open(db_path):
+    from archiver.db import open_db
+
+    db = open_db(db_path)  # as an archive made before m004: the secret in archiver_meta
+    db.execute("insert into archiver_meta (key, value) values ('datasette_secret', 'old')")
+    db.execute("delete from _sqlite_migrations where name = 'm004_secret_out_of_the_archive'")
+    db.conn.commit()
+    db.close()
+    db = open_db(db_path)
+    assert db.execute("select count(*) from archiver_meta where key = 'datasette_secret'").fetchone()[0] == 0
+    db.close()
+
+
 WRITES = [
     ("/archive/-/create", {"table": "new_table", "row": {"id": 1}}),
     ("/archive/-/execute-write", {"sql": "delete from chatgpt_message"}),
