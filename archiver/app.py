@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.routing import Mount, Route, Router
@@ -29,7 +30,7 @@ from .db import (
     save_capture,
     wanted_conversations,
 )
-from .guards import BodyGuard, LoopbackHostGuard, error_response
+from .guards import BodyGuard, BodyRefused, LoopbackHostGuard, error_response
 from .web.auth import WRITABLE_TABLES, authenticate
 from .web.config import browse_config, browse_metadata
 from .openapi import SPEC
@@ -118,7 +119,7 @@ def create_app(
 
     async def ingest(request):
         token_name = await require_token(request)
-        body = await request.body()  # BodyGuard has bounded its size and time
+        body = await request.body()  # read after the token check; BodyGuard bounds size and time
         capture = await run_in_threadpool(prepare_capture, body)
         result = await archive.execute_write_fn(
             lambda conn: save_capture(conn, capture, source="api", token_name=token_name)
@@ -182,6 +183,8 @@ def create_app(
         ],
         exception_handlers={
             ApiError: handle_api_error,
+            ClientDisconnect: handle_disconnect,
+            BodyRefused: handle_disconnect,
             HTTPException: handle_http_exception,
             BadJSON: handle_bad_json,
             NotAConversation: handle_not_a_conversation,
@@ -211,6 +214,12 @@ async def api_not_found(scope, receive, send):
 
 async def handle_http_exception(request, exc):
     return error_response(exc.status_code, exc.detail, getattr(exc, "headers", None))
+
+
+async def handle_disconnect(request, exc):
+    # The client left mid-body, or BodyGuard cut it off and has answered already: what is
+    # sent here goes nowhere. Handled, so it is not logged as a server error.
+    return error_response(400, "the request body did not arrive whole")
 
 
 async def handle_api_error(request, exc):

@@ -9,6 +9,7 @@ import asyncio
 import ipaddress
 import time
 
+from datasette.utils.asgi import BadRequest
 from starlette.responses import JSONResponse
 
 LOOPBACK_NAMES = ("localhost",)
@@ -60,12 +61,21 @@ class LoopbackHostGuard:
         await self.app(scope, receive, send)
 
 
+class BodyRefused(BadRequest):
+    """Raised into the app when it reads a body the guard has refused. A Datasette 4xx, so
+    Datasette's views end quietly (its own body reader asserts it never sees a disconnect);
+    our API has a handler for it. Either way the guard has already answered the client."""
+
+
 class BodyGuard:
-    """Every request body is read here, before any handler, within bounds: at most
-    ``max_body`` bytes (413), no pause between chunks over ``idle`` seconds and the whole
-    body within ``deadline`` seconds (408). A client trickling a byte at a time therefore
-    holds a connection for a bounded time and the server never holds more than ``max_body``
-    for it. The body is then replayed to the app in one piece."""
+    """Request bodies arrive within bounds: at most ``max_body`` bytes (413), no pause
+    between chunks over ``idle`` seconds and the whole body within ``deadline`` seconds
+    (408). A client trickling a byte at a time holds a connection for a bounded time.
+
+    The body is checked as the app reads it, not read ahead: a request the app refuses
+    first (no token, no permission) is never read at all, so nobody without a token can make
+    the server hold a body. When a bound is crossed, the guard answers itself and the app
+    gets BodyRefused from its read; anything it sends after that is dropped."""
 
     def __init__(self, app, *, max_body, idle=15.0, deadline=300.0):
         self.app, self.max_body, self.idle, self.deadline = app, max_body, idle, deadline
@@ -77,47 +87,53 @@ class BodyGuard:
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length", b"").decode("latin-1")
         if declared.isdigit() and int(declared) > self.max_body:
-            await self._refuse(scope, receive, send, 413)
+            await self._refuse(send, 413)
             return
-        chunks, size, more = [], 0, True
         end = time.monotonic() + self.deadline
-        try:
-            while more:
+        size, body_done, refused, started = 0, False, False, False
+
+        async def guarded_receive():
+            nonlocal size, body_done, refused
+            if refused:
+                raise BodyRefused("request body refused")
+            if body_done:
+                return await receive()  # after the body: the wait for a disconnect, unbounded
+            try:
                 wait = min(self.idle, end - time.monotonic())
                 if wait <= 0:
                     raise TimeoutError
                 message = await asyncio.wait_for(receive(), wait)
-                if message["type"] == "http.disconnect":
-                    return  # nobody is left to answer
-                chunk = message.get("body", b"")
-                size += len(chunk)
+            except TimeoutError:
+                refused = True
+                if not started:
+                    await self._refuse(send, 408)
+                raise BodyRefused("request body too slow") from None
+            if message["type"] == "http.request":
+                size += len(message.get("body", b""))
                 if size > self.max_body:
-                    await self._refuse(scope, receive, send, 413)
-                    return
-                if chunk:
-                    chunks.append(chunk)
-                more = message.get("more_body", False)
-        except TimeoutError:
-            await self._refuse(scope, receive, send, 408)
-            return
-        body = b"".join(chunks)
-        chunks.clear()
-        replayed = False
+                    refused = True
+                    if not started:
+                        await self._refuse(send, 413)
+                    raise BodyRefused("request body too large")
+                body_done = not message.get("more_body", False)
+            return message
 
-        async def replay():
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()  # after the body: wait for the disconnect, as usual
+        async def guarded_send(message):
+            nonlocal started
+            if refused:
+                return  # we have answered for the app
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
 
-        await self.app(scope, replay, send)
+        await self.app(scope, guarded_receive, guarded_send)
 
-    async def _refuse(self, scope, receive, send, status):
+    async def _refuse(self, send, status):
         message = {
             413: f"request body is over the {self.max_body} byte limit",
             408: f"request body did not arrive in time (a pause over {self.idle:g} s,"
             f" or over {self.deadline:g} s in all)",
         }[status]
         # Closing the connection: the rest of the body is never read.
-        await error_response(status, message, {"Connection": "close"})(scope, receive, send)
+        response = error_response(status, message, {"Connection": "close"})
+        await response({"type": "http"}, None, send)

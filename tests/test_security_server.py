@@ -164,6 +164,13 @@ def test_slow_bodies_are_cut_off_in_bounded_time_and_memory(archive):
     assert call(archive.url + "/api/health")[0] == 200
     status, body = call(archive.url + "/api/stats", headers={"Authorization": f"Bearer {token}"})
     assert json.loads(body)["captures"] == 1
+    # Without a valid token the body is never read: refused at once, not at a deadline.
+    for path, refusal in [("/api/conversations", 401), ("/archive/chatgpt_message/-/insert", 403),
+                          ("/archive/chatgpt_capture/-/insert", 403)]:
+        status, seconds = trickle(archive.port, path, "cga_" + "x" * 43, 0.2)
+        assert (status, seconds < 0.9) == (refusal, True), (path, status, seconds)
+    _, log = archive.stop()
+    assert "Traceback" not in log and "Exception in ASGI application" not in log, log[-3000:]
 
 
 def test_slow_or_missing_headers_are_cut_off(archive):
