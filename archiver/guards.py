@@ -1,5 +1,5 @@
 """ASGI guards in front of the whole app: which Host names are served, and how a request
-body must arrive. Both answer in the API's JSON error shape and never reach Datasette.
+body must arrive. Their refusals use the API's JSON error shape, for Datasette's paths too.
 
 Cross-site writes need no guard of ours: the ingest API takes only Bearer tokens (never
 cookies), and Datasette 1.0 refuses cross-origin unsafe requests that carry cookies.
