@@ -42,17 +42,12 @@ log = logging.getLogger("chatgpt_archiver")
 
 DEFAULT_ORIGINS = ("https://chatgpt.com", "https://chat.openai.com")
 DEFAULT_MAX_BODY = 100 * 1024 * 1024  # long conversations with tool output reach tens of MB
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class ApiError(Exception):
     def __init__(self, status, message, headers=None):
         super().__init__(message)
         self.status, self.message, self.headers = status, message, headers
-
-
-def is_loopback(host):
-    return host in LOOPBACK_HOSTS or host.startswith("127.")
 
 
 class ScopedCORS:

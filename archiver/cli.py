@@ -93,10 +93,11 @@ def serve(db, host, port, root, cors_origins, max_body, body_idle, body_deadline
     """
     import uvicorn
 
-    from .app import DEFAULT_MAX_BODY, DEFAULT_ORIGINS, create_app, is_loopback, root_login_path
+    from .app import DEFAULT_MAX_BODY, DEFAULT_ORIGINS, create_app, root_login_path
+    from .guards import is_loopback_name
     from .serving import header_deadline_protocol
 
-    public = not is_loopback(host)
+    public = not is_loopback_name(host.lower())
     try:
         app = create_app(
             db,
