@@ -395,15 +395,11 @@ def archive_stats(conn):
     }
 
 
-def secret_path(db_path):
-    return Path(f"{db_path}.secret")
-
-
 def ensure_secret(db_path):
     """The secret Datasette signs login cookies with, kept in ``<archive>.secret`` (mode
     0600) so a restart does not sign everyone out. Not in the archive: on loopback anyone
     may run SQL on it, and with the secret they could forge a root sign-in. Created once."""
-    path = secret_path(db_path)
+    path = Path(f"{db_path}.secret")
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

@@ -12,9 +12,6 @@ import time
 from datasette.utils.asgi import BadRequest
 from starlette.responses import JSONResponse
 
-LOOPBACK_NAMES = ("localhost",)
-
-
 def error_response(status, message, headers=None):
     """The one JSON error shape of our API."""
     return JSONResponse(
@@ -31,7 +28,7 @@ def host_name(header):
 
 
 def is_loopback_name(name):
-    if name in LOOPBACK_NAMES or name.endswith(".localhost"):
+    if name == "localhost" or name.endswith(".localhost"):
         return True
     try:
         return ipaddress.ip_address(name).is_loopback
@@ -92,8 +89,15 @@ class BodyGuard:
         end = time.monotonic() + self.deadline
         size, body_done, refused, started = 0, False, False, False
 
+        async def refuse(status):
+            nonlocal refused
+            refused = True
+            if not started:  # the app has not begun answering: we answer for it
+                await self._refuse(send, status)
+            return BodyRefused(f"request body refused ({status})")
+
         async def guarded_receive():
-            nonlocal size, body_done, refused
+            nonlocal size, body_done
             if refused:
                 raise BodyRefused("request body refused")
             if body_done:
@@ -104,17 +108,11 @@ class BodyGuard:
                     raise TimeoutError
                 message = await asyncio.wait_for(receive(), wait)
             except TimeoutError:
-                refused = True
-                if not started:
-                    await self._refuse(send, 408)
-                raise BodyRefused("request body too slow") from None
+                raise await refuse(408) from None
             if message["type"] == "http.request":
                 size += len(message.get("body", b""))
                 if size > self.max_body:
-                    refused = True
-                    if not started:
-                        await self._refuse(send, 413)
-                    raise BodyRefused("request body too large")
+                    raise await refuse(413)
                 body_done = not message.get("more_body", False)
             return message
 

@@ -97,6 +97,11 @@ def messages_in_archive(archive, conversation_id):
         db.close()
 
 
+def queued(page):
+    """The userscript's retry queue, as the manager's storage holds it."""
+    return page.evaluate("JSON.parse(localStorage.getItem('gm:queue') || '[]')")
+
+
 def wait_for(page, predicate, timeout=20, what="condition"):
     """Poll while letting Playwright serve the page's calls into Python (no time.sleep)."""
     deadline = time.monotonic() + timeout
@@ -234,13 +239,13 @@ def test_captures_queue_while_the_archive_is_down_and_arrive_after_restart(brows
         page.evaluate("id => app.loadTree(id)", cid)
         wait_for(page, lambda: page.evaluate(
             "document.getElementById('chatgpt-archiver-badge')?.dataset.queued") == "1", what="queued badge")
-        assert page.evaluate("JSON.parse(localStorage.getItem('gm:queue')).length") == 1
+        assert len(queued(page)) == 1
         page.reload()  # the queue is in the manager's storage, not the tab
         page.wait_for_timeout(500)
         archive.start()
         wait_for(page, lambda: messages_in_archive(archive, cid) == set(tree["mapping"]), timeout=40,
                  what="queued capture after restart")
-        wait_for(page, lambda: page.evaluate("JSON.parse(localStorage.getItem('gm:queue')).length") == 0)
+        wait_for(page, lambda: queued(page) == [])
 
 
 def test_a_capture_the_archive_cannot_write_stays_queued_until_it_can(browser, fake, archive):
@@ -254,13 +259,12 @@ def test_a_capture_the_archive_cannot_write_stays_queued_until_it_can(browser, f
         page = context.new_page()
         page.goto("https://chatgpt.com/")
         page.evaluate("id => app.loadTree(id)", cid)
-        queue = "JSON.parse(localStorage.getItem('gm:queue') || '[]')"
-        wait_for(page, lambda: page.evaluate(queue)[:1] and page.evaluate(queue)[0]["error"] == "HTTP 503",
+        wait_for(page, lambda: [q["error"] for q in queued(page)] == ["HTTP 503"],
                  what="a 503 kept in the queue")
         assert messages_in_archive(archive, cid) == set()
         db.execute("drop trigger full")
         db.conn.commit()
-        wait_for(page, lambda: page.evaluate(queue) == [], what="the queued capture sent")
+        wait_for(page, lambda: queued(page) == [], what="the queued capture sent")
     db.close()
     assert messages_in_archive(archive, cid) == set(tree["mapping"])
 
@@ -269,33 +273,32 @@ def test_minutes_of_downtime_and_a_reload_lose_nothing(browser, fake, archive):
     # Playwright's fake clock stands in for the minutes: the userscript's timers and
     # Date.now() run on it, while its posts are real requests to the real (stopped) server.
     first, second = add(fake, "down-1", turns=2), add(fake, "down-2", turns=1)
-    queue_of = lambda page: page.evaluate("JSON.parse(localStorage.getItem('gm:queue') || '[]')")  # noqa: E731
     with scripted_context(browser, archive) as context:
         archive.stop()
         page = context.new_page()
         page.clock.install()
         page.goto("https://chatgpt.com/")
         page.evaluate("id => app.loadTree(id)", first["conversation_id"])
-        wait_for(page, lambda: len(queue_of(page)) == 1, what="first capture queued")
+        wait_for(page, lambda: len(queued(page)) == 1, what="first capture queued")
         for _ in range(40):  # 6 minutes 40 seconds of retries against a dead port
             page.clock.run_for(10_000)
             page.wait_for_timeout(25)  # the failed post's answer comes back through Python
-        down = queue_of(page)
+        down = queued(page)
         assert len(down) == 1 and down[0]["attempts"] >= 6 and down[0]["error"] == "archive unreachable", down
         page.reload()
         page.evaluate("id => app.loadTree(id)", second["conversation_id"])
-        wait_for(page, lambda: len(queue_of(page)) == 2, what="second capture queued after the reload")
+        wait_for(page, lambda: len(queued(page)) == 2, what="second capture queued after the reload")
         for _ in range(4):  # two more minutes down
             page.clock.run_for(30_000)
             page.wait_for_timeout(25)
         archive.start()
         # Back: both arrive within seconds of the next try, not at the end of a long backoff.
         for _ in range(100):
-            if not queue_of(page):
+            if not queued(page):
                 break
             page.clock.run_for(1_000)
             page.wait_for_timeout(50)
-        assert queue_of(page) == []
+        assert queued(page) == []
     assert messages_in_archive(archive, first["conversation_id"]) == set(first["mapping"])
     assert messages_in_archive(archive, second["conversation_id"]) == set(second["mapping"])
 
