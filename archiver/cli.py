@@ -22,15 +22,81 @@ from .db import (
 from .tokens import TokenError, create_token, list_tokens, revoke_token
 
 DEFAULT_DB = "archive.db"
+DB_ENV = "CHATGPT_ARCHIVER_DB"
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 BULK_IMPORT_BYTES = 8 * 1024 * 1024
-
-db_argument = click.argument(
-    "db", required=False, default=DEFAULT_DB, type=click.Path(dir_okay=False)
-)
+NO_ARCHIVE_HINT = "start one with `chatgpt-archiver serve` or `chatgpt-archiver import EXPORT`, or name yours with --db"
 
 
-def _open(path):
+def db_option(command):
+    return click.option(
+        "-d", "--db", default=DEFAULT_DB, show_default=True, envvar=DB_ENV, show_envvar=True,
+        type=click.Path(dir_okay=False), help="The archive file.",
+    )(command)
+
+
+def looks_like_db(arg):
+    return Path(arg).suffix.lower() in SQLITE_SUFFIXES or _is_sqlite(arg)
+
+
+def _is_sqlite(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
+class OneLineUsageError(click.UsageError):
+    """A usage error as one line (click prints the usage and a hint around it)."""
+
+    def show(self, file=None):
+        where = self.ctx.command_path if self.ctx else "chatgpt-archiver"
+        click.echo(f"Error: {self.format_message()} (see {where} --help)", err=True)
+
+
+def _one_line_usage(parse):
+    def parse_args(self, ctx, args):
+        try:
+            return parse(self, ctx, args)
+        except click.UsageError as e:
+            error = OneLineUsageError(e.format_message(), e.ctx or ctx)
+            error.exit_code = e.exit_code
+            raise error from None
+
+    return parse_args
+
+
+class ArchiveCommand(click.Command):
+    """Every command names its archive the same way: ``--db PATH``, or ``CHATGPT_ARCHIVER_DB``,
+    or ``archive.db`` in the current folder.
+
+    Earlier releases and the README took the archive as an optional first argument
+    (``stats my.db``, ``import my.db export.zip``); that still works, by one rule for every
+    command: the first argument is the archive when it names a database (ends in .db,
+    .sqlite or .sqlite3, or is an SQLite file), or when the command takes no other argument.
+    So ``token revoke console`` revokes the token ``console`` in archive.db, and
+    ``publish 6a1b…`` publishes that conversation, as printed."""
+
+    def parse_args(self, ctx, args):
+        if args and not args[0].startswith("-") and not any(
+            a in ("-d", "--db") or a.startswith("--db=") for a in args
+        ):
+            positional = any(isinstance(p, click.Argument) for p in self.params)
+            if not positional or looks_like_db(args[0]):
+                args = ["--db", *args]
+        return super().parse_args(ctx, args)
+
+    parse_args = _one_line_usage(parse_args)
+
+
+def _open(path, *, create=False):
+    """The archive for a command. Commands that only read or change what is there
+    (``create=False``) never create a file: a typo must not leave an empty archive behind."""
+    if not create and not Path(path).exists():
+        raise click.ClickException(f"no archive at {path}: {NO_ARCHIVE_HINT}")
+    if Path(path).is_dir():
+        raise click.ClickException(f"{path} is a folder, not an archive file")
     try:
         return open_db(path)
     except ArchiveError as e:
@@ -40,11 +106,23 @@ def _open(path):
 class ArchiverGroup(click.Group):
     """Turns database errors anywhere below into one readable line, not a traceback."""
 
+    command_class = ArchiveCommand
+    parse_args = _one_line_usage(click.Group.parse_args)
+
+    def resolve_command(self, ctx, args):
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as e:
+            raise OneLineUsageError(e.format_message(), ctx) from None
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except sqlite3.Error as e:
             raise click.ClickException(f"archive error: {e}") from None
+
+
+ArchiverGroup.group_class = ArchiverGroup
 
 
 @click.group(cls=ArchiverGroup)
@@ -54,7 +132,7 @@ def cli():
 
 
 @cli.command()
-@db_argument
+@db_option
 @click.option(
     "-h",
     "--host",
@@ -63,7 +141,8 @@ def cli():
     help="Address to listen on. 127.0.0.1 keeps the archive on this machine; 0.0.0.0 exposes"
     " it to the network, and then browsing needs the root login link printed at start.",
 )
-@click.option("-p", "--port", default=8001, show_default=True, type=int, help="Port to listen on.")
+@click.option("-p", "--port", default=8001, show_default=True, type=click.IntRange(1, 65535),
+              help="Port to listen on.")
 @click.option("--root", is_flag=True, help="Print a one-time link that signs you in as root.")
 @click.option(
     "--cors-origin",
@@ -72,32 +151,35 @@ def cli():
     help="Origin allowed to post captures from a web page (repeatable)."
     " Default: https://chatgpt.com and https://chat.openai.com.",
 )
-@click.option(
-    "--max-body",
-    type=int,
-    default=None,
-    help="Largest accepted request body in bytes (default 100 MiB).",
-)
-@click.option("--body-idle", type=float, default=15.0, show_default=True,
+@click.option("--max-body", type=click.IntRange(min=1), default=None,
+              help="Largest accepted request body in bytes (default 100 MiB).")
+@click.option("--body-idle", type=click.FloatRange(min=0, min_open=True), default=15.0, show_default=True,
               help="Seconds a request body may pause before the request is refused (408).")
-@click.option("--body-deadline", type=float, default=300.0, show_default=True,
+@click.option("--body-deadline", type=click.FloatRange(min=0, min_open=True), default=300.0, show_default=True,
               help="Seconds a whole request body may take to arrive (408 after).")
-@click.option("--header-timeout", type=float, default=10.0, show_default=True,
+@click.option("--header-timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
               help="Seconds a request's headers may take to arrive before the connection is closed.")
 def serve(db, host, port, root, cors_origins, max_body, body_idle, body_deadline, header_timeout):
-    """Serve the ingest API and Datasette on one port.
+    """Serve the ingest API and Datasette on one port. It keeps running until you press
+    Ctrl+C: use a second terminal for the other commands.
 
     Example:
 
-        chatgpt-archiver serve archive.db --port 8001
+        chatgpt-archiver serve --port 8001
     """
     import uvicorn
 
     from .app import DEFAULT_MAX_BODY, DEFAULT_ORIGINS, create_app, root_login_path
     from .guards import is_loopback_name
-    from .serving import header_deadline_protocol
+    from .serving import CannotListen, header_deadline_protocol, listen
 
     public = not is_loopback_name(host.lower())
+    # Take the port before anything else: a port in use is one line, and no banner claims
+    # a server that never started.
+    try:
+        sock = listen(host, port)
+    except CannotListen as e:
+        raise click.ClickException(str(e)) from None
     try:
         app = create_app(
             db,
@@ -109,6 +191,7 @@ def serve(db, host, port, root, cors_origins, max_body, body_idle, body_deadline
             body_deadline=body_deadline,
         )
     except ArchiveError as e:
+        sock.close()
         raise click.ClickException(str(e)) from None
     shown = f"[{host}]" if ":" in host else host
     base = f"http://{shown}:{port}"
@@ -120,12 +203,18 @@ def serve(db, host, port, root, cors_origins, max_body, body_idle, body_deadline
         click.echo(f"Sign in:  {base}{root_login_path(app)}  (one-time link)")
     if public:
         click.echo("Bound beyond loopback: the archive is readable only after signing in.")
-    uvicorn.run(app, host=host, port=port, log_level="info", http=header_deadline_protocol(header_timeout))
+    click.echo("Serving until Ctrl+C; run other commands in a second terminal.")
+    config = uvicorn.Config(app, host=host, port=port, log_level="info",
+                            http=header_deadline_protocol(header_timeout))
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C once it has shut down cleanly
+        pass
 
 
-def _write(db, change, *args):
+def _write(db, change, *args, create=False):
     """Run one library change in a write transaction; its named errors become one line."""
-    database = _open(db)
+    database = _open(db, create=create)
     try:
         with write_transaction(database) as conn:
             return change(conn, *args)
@@ -134,7 +223,7 @@ def _write(db, change, *args):
 
 
 def _new_token(db, name):
-    return _write(db, create_token, name)
+    return _write(db, create_token, name, create=True)
 
 
 @cli.group()
@@ -143,7 +232,7 @@ def token():
 
 
 @token.command(name="create")
-@db_argument
+@db_option
 @click.option("-n", "--name", required=True, help="A name to recognise the token by, e.g. laptop.")
 def token_create(db, name):
     """Create a token and print it. It is shown this once: store it where you need it.
@@ -158,7 +247,7 @@ def token_create(db, name):
 
 
 @token.command(name="list")
-@db_argument
+@db_option
 def token_list(db):
     """List tokens: names, creation, last use. Secrets are never shown.
 
@@ -179,57 +268,44 @@ def token_list(db):
 
 
 @token.command(name="revoke")
-@db_argument
+@db_option
 @click.argument("name")
 def token_revoke(db, name):
     """Revoke a token by name; it stops working at once, no restart needed.
 
     Example:
 
-        chatgpt-archiver token revoke archive.db laptop
+        chatgpt-archiver token revoke laptop
     """
     _write(db, revoke_token, name)
     click.echo(f"Token {name!r} revoked.")
 
 
-def _split_db(args):
-    """``import [DB] PATH...``: the first argument is the archive if it looks like one."""
-    first = Path(args[0])
-    if len(args) > 1 and (first.suffix in SQLITE_SUFFIXES or _is_sqlite(first)):
-        return args[0], args[1:]
-    return DEFAULT_DB, args
-
-
-def _is_sqlite(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read(16) == b"SQLite format 3\x00"
-    except OSError:
-        return False
-
-
 @cli.command(name="import")
-@click.argument("args", nargs=-1, required=True, metavar="[DB] PATH...")
+@db_option
+@click.argument("paths", nargs=-1, required=True, metavar="EXPORT...")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def import_(args, quiet):
+def import_(db, paths, quiet):
     """Import OpenAI's data export: the .zip, an extracted folder, conversations.json, the
     split conversations-000.json ... files, or single conversation files. Conversations are
     streamed, so any size works; re-importing changes nothing.
 
     Example:
 
-        chatgpt-archiver import archive.db ~/Downloads/chatgpt-export.zip
+        chatgpt-archiver import ~/Downloads/chatgpt-export.zip
     """
-    from .importer import entries, import_paths
+    from .importer import ImportProblem, check_import_path, import_paths
 
-    db_path, paths = _split_db(args)
-    database = _open(db_path)
+    # Every argument is checked before the archive is touched: a typo or the wrong file is
+    # one line, and no empty archive is left behind.
     total = 0
     for path in paths:
         try:
-            total += sum(e.size for e in entries(path))
-        except Exception:  # noqa: BLE001 - reported properly by the import itself
-            pass
+            total += sum(e.size for e in check_import_path(path))
+        except ImportProblem as e:
+            raise click.ClickException(f"{path}: {e}") from None
+    existed = Path(db).exists()
+    database = _open(db, create=True)
     started = time.monotonic()
 
     def describe(summary):
@@ -249,10 +325,14 @@ def import_(args, quiet):
             last[0] = max(last[0], summary.bytes_done)
 
         # A big import into a small archive: index for search once at the end.
-        size = Path(db_path).stat().st_size if Path(db_path).exists() else 0
+        size = Path(db).stat().st_size if existed else 0
         bulk = total >= BULK_IMPORT_BYTES and total >= size / 4
         summary = import_paths(database, paths, progress=progress, bulk=bulk)
-    _report(summary, db_path)
+    if not existed and not summary.changed_anything:
+        database.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+    _report(summary, db)
 
 
 def _report(summary, db_path):
@@ -279,7 +359,7 @@ def _report(summary, db_path):
 
 
 @cli.command()
-@db_argument
+@db_option
 @click.option("-n", "--token-name", required=True, help="Name for the new token the snippet carries.")
 @click.option(
     "--url",
@@ -307,7 +387,7 @@ def snippet(db, token_name, url):
 
 
 @cli.command()
-@db_argument
+@db_option
 @click.argument("conversation_id")
 def publish(db, conversation_id):
     """Share one conversation on purpose. When the server is bound beyond loopback, anyone can
@@ -315,20 +395,20 @@ def publish(db, conversation_id):
 
     Example:
 
-        chatgpt-archiver publish archive.db 6a1b2c3d-0000-8000-8000-00000000beef
+        chatgpt-archiver publish 6a1b2c3d-0000-8000-8000-00000000beef
     """
     _change_publication(db, conversation_id, publish_conversation, "published")
 
 
 @cli.command()
-@db_argument
+@db_option
 @click.argument("conversation_id")
 def unpublish(db, conversation_id):
     """Stop sharing a conversation.
 
     Example:
 
-        chatgpt-archiver unpublish archive.db 6a1b2c3d-0000-8000-8000-00000000beef
+        chatgpt-archiver unpublish 6a1b2c3d-0000-8000-8000-00000000beef
     """
     _change_publication(db, conversation_id, unpublish_conversation, "unpublished")
 
@@ -339,14 +419,14 @@ def _change_publication(db, conversation_id, change, done):
 
 
 @cli.command(name="rebuild")
-@db_argument
+@db_option
 def rebuild_(db):
     """Re-derive all conversation and message rows from the stored raw captures, e.g.
     after upgrading to a better reshaper. Captured history is never lost.
 
     Example:
 
-        chatgpt-archiver rebuild archive.db
+        chatgpt-archiver rebuild
     """
     database = _open(db)
     with write_transaction(database) as conn:
@@ -355,7 +435,7 @@ def rebuild_(db):
 
 
 @cli.command()
-@db_argument
+@db_option
 def stats(db):
     """Counts, and content types the archiver did not recognise (format drift).
 

@@ -108,7 +108,7 @@ def entries(path):
 def kind_of(entry):
     parts = PurePosixPath(entry.path).parts
     name = entry.name
-    if CONVERSATION_FILE.match(name) or (entry.explicit and name.lower().endswith(".json")):
+    if CONVERSATION_FILE.match(name) or entry.explicit:  # a file named on its own: checked to be JSON
         return "conversations"
     if "textdocs" in parts[:-1]:
         return "textdoc"
@@ -123,6 +123,36 @@ def kind_of(entry):
     ):
         return "asset"
     return "unknown"
+
+
+# What only an export holds (a folder of pictures is not one).
+EXPORT_KINDS = {"conversations", "textdoc", "table"}
+NOT_AN_EXPORT = ("not a ChatGPT export (expected the export's .zip, its extracted folder,"
+                 " conversations.json or a conversation's JSON)")
+
+
+def check_import_path(path):
+    """The entries of an import argument, or ImportProblem when it cannot be an export at all:
+    missing, unreadable, or holding nothing an export holds. Cheap: reads a few bytes per
+    named file, nothing of a folder or zip but its listing."""
+    p = Path(path)
+    if not p.exists():
+        raise ImportProblem("no such file or folder")
+    try:
+        found = entries(path)
+        if not p.is_dir() and not zipfile.is_zipfile(p):
+            with open(p, "rb") as f:
+                head = f.read(4096).lstrip()
+            if head[:3] == b"\xef\xbb\xbf":
+                head = head[3:].lstrip()
+            if head[:1] not in (b"[", b"{"):
+                raise ImportProblem(NOT_AN_EXPORT if head else "empty file: " + NOT_AN_EXPORT)
+            return found
+    except OSError as e:
+        raise ImportProblem(f"cannot read it: {e.strerror or e}") from None
+    if not any(kind_of(e) in EXPORT_KINDS for e in found):
+        raise ImportProblem(f"nothing in it looks like an export: {NOT_AN_EXPORT}")
+    return found
 
 
 def iter_conversations(stream):
@@ -241,8 +271,11 @@ def _save_batch(db, batch, where, summary):
                 summary.updated += 1
             else:
                 summary.new += 1
-            summary.messages += result.messages
-            summary.new_messages += result.new_messages
+            # Messages as `stats` counts them: the message-less root nodes are not messages.
+            real = [m for m in capture.rows["chatgpt_message"] if m["author_role"] is not None]
+            summary.messages += len(real)
+            summary.new_messages += result.new_messages - (len(capture.rows["chatgpt_message"]) - len(real)
+                                                           if result.new_messages and not existed else 0)
 
 
 def _label(item, index):

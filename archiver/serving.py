@@ -9,6 +9,9 @@ the connection opening or the previous response ending. Bodies are bounded by
 uvicorn release that changes these hooks fails there.
 """
 
+import errno
+import socket
+
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -55,3 +58,32 @@ class HeaderDeadlineProtocol(H11Protocol):
 def header_deadline_protocol(seconds):
     """The protocol class for uvicorn's ``http=`` with this many seconds for headers."""
     return type("HeaderDeadlineProtocol", (HeaderDeadlineProtocol,), {"header_timeout": seconds})
+
+
+class CannotListen(Exception):
+    """The address cannot be listened on (in use, not this machine's, not an address)."""
+
+
+def listen(host, port):
+    """A socket bound to ``host:port``, for uvicorn's ``Server.run(sockets=...)``. Binding here,
+    before the server starts, lets a busy port be one clear line instead of a log of startup."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as e:
+        raise CannotListen(f"cannot listen on {host!r}: not an address of this machine ({e})") from None
+    sock = socket.socket(family, kind, proto)
+    # As uvicorn does: a restart may take the port while old connections linger in TIME_WAIT.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise CannotListen(f"port {port} is already in use on {host}; stop what uses it or pick"
+                               " another with --port") from None
+        if e.errno == errno.EACCES:
+            raise CannotListen(f"not allowed to listen on port {port}; ports below 1024 need root,"
+                               " pick another with --port") from None
+        raise CannotListen(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+    sock.set_inheritable(True)
+    return sock
