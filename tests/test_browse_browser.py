@@ -1,5 +1,8 @@
 """Browsing the archive in real headless Chromium against a real `chatgpt-archiver serve`.
-Screenshots of the transcript, search and dashboard are saved into docs/ for the README."""
+
+Screenshots of the transcript, search and dashboard go to a temporary folder, so a test run
+never changes tracked files. To refresh the README's pictures in docs/, run
+`ARCHIVER_SCREENSHOTS=docs pytest tests/test_browse_browser.py`."""
 
 import json
 import os
@@ -13,7 +16,15 @@ from fake_chatgpt import CHROMIUM
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
                                 reason="no /usr/bin/chromium")
 
-DOCS = Path(__file__).parent.parent / "docs"
+SCREENSHOTS = os.environ.get("ARCHIVER_SCREENSHOTS")
+
+
+@pytest.fixture
+def shots(tmp_path):
+    """Where screenshots go: pytest's temporary folder, or the one ARCHIVER_SCREENSHOTS names."""
+    folder = Path(SCREENSHOTS).resolve() if SCREENSHOTS else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 BRANCHED = fixture_json("branched.json")
 HOSTILE = fixture_json("hostile.json")
 FIXTURES = ["branched.json", "every_content_type.json", "hostile.json", "export_list.json", "paged.json"]
@@ -55,22 +66,21 @@ def page(chromium):
     context.close()
 
 
-def test_search_from_the_home_page_finds_a_word_inside_code(page, archive):
+def test_search_from_the_home_page_finds_a_word_inside_code(page, archive, shots):
     page.goto(archive.url + "/")
     page.fill("form.archiver-search input[name=q]", "frobnicate_widgets")
     page.click("form.archiver-search button")
     page.wait_for_url("**/-/search?q=frobnicate_widgets")
     assert page.locator(".results mark").first.inner_text() == "frobnicate_widgets"
     assert page.locator(".results .meta").first.inner_text().startswith("assistant · code")
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=DOCS / "search.png")
+    page.screenshot(path=shots / "search.png")
     page.click(".results a")
     page.wait_for_url("**/-/c/**#m-*")
     anchor = page.url.split("#")[1]
     assert "frobnicate_widgets" in page.locator(f"#{anchor}").inner_text()
 
 
-def test_transcript_branch_switch_changes_the_visible_messages(page, archive):
+def test_transcript_branch_switch_changes_the_visible_messages(page, archive, shots):
     page.goto(f"{archive.url}/-/c/{BRANCHED['id']}")
     visible = lambda: page.locator("section.turn .md").all_inner_texts()  # noqa: E731
     before = visible()
@@ -78,8 +88,7 @@ def test_transcript_branch_switch_changes_the_visible_messages(page, archive):
     assert before[-1].strip() == current_text
     switcher = page.locator(".switcher").first
     assert "2/2" in switcher.inner_text()
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=DOCS / "transcript.png", full_page=True)
+    page.screenshot(path=shots / "transcript.png", full_page=True)
     switcher.locator("a.prev").click()
     page.wait_for_load_state()
     after = visible()
@@ -88,13 +97,12 @@ def test_transcript_branch_switch_changes_the_visible_messages(page, archive):
     assert page.locator("details.turn.hidden").count() >= 1  # the hidden system message, collapsed
 
 
-def test_dashboard_has_a_chart(page, archive):
+def test_dashboard_has_a_chart(page, archive, shots):
     page.goto(archive.url + "/-/dashboard")
     assert page.locator("svg.chart").count() == 2
     assert page.locator("svg.chart rect").count() > 3
     assert "hologram_v9" in page.inner_text("body")
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=DOCS / "dashboard.png", full_page=True)
+    page.screenshot(path=shots / "dashboard.png", full_page=True)
 
 
 @pytest.mark.parametrize("path", [

@@ -155,3 +155,89 @@ def test_publish_and_unpublish(tmp_path):
     assert (again.exit_code, again.output) == (1, f"Error: conversation {cid!r} is not published\n")
     missing = run("publish", db, "nope")
     assert (missing.exit_code, missing.output) == (1, "Error: no conversation 'nope' in the archive\n")
+
+
+NO_ARCHIVE = ("no archive at {}: start one with `chatgpt-archiver serve` or `chatgpt-archiver import EXPORT`,"
+              " or name yours with --db")
+
+
+def one_line_error(*args):
+    result = CliRunner().invoke(cli, [str(a) for a in args], prog_name="chatgpt-archiver")
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    return result.exit_code, result.output
+
+
+def files_here(tmp_path):
+    return sorted(p.name for p in tmp_path.iterdir())
+
+
+def test_read_only_commands_never_create_an_archive(tmp_path):
+    for args in (["stats"], ["token", "list"], ["token", "revoke", "console"], ["publish", "abc"],
+                 ["unpublish", "abc"], ["rebuild"]):
+        assert one_line_error(*args) == (1, f"Error: {NO_ARCHIVE.format('archive.db')}\n"), args
+    assert one_line_error("stats", "nosuch.db") == (1, f"Error: {NO_ARCHIVE.format('nosuch.db')}\n")
+    assert one_line_error("stats", "--db", "other.db") == (1, f"Error: {NO_ARCHIVE.format('other.db')}\n")
+    assert files_here(tmp_path) == []
+
+
+def test_import_refuses_missing_and_non_export_paths_before_touching_the_archive(tmp_path):
+    (tmp_path / "hostname").write_text("my-laptop\n")
+    (tmp_path / "empty.json").write_text("")
+    (tmp_path / "pictures").mkdir()
+    (tmp_path / "pictures" / "cat.png").write_bytes(b"\x89PNG")
+    (tmp_path / "fake.zip").write_bytes(b"PK\x03\x04 not really a zip")
+    not_export = ("not a ChatGPT export (expected the export's .zip, its extracted folder,"
+                  " conversations.json or a conversation's JSON)")
+    assert one_line_error("import", "nope.zip") == (1, "Error: nope.zip: no such file or folder\n")
+    assert one_line_error("import", "hostname") == (1, f"Error: hostname: {not_export}\n")
+    assert one_line_error("import", "empty.json") == (1, f"Error: empty.json: empty file: {not_export}\n")
+    assert one_line_error("import", "pictures") == (
+        1, f"Error: pictures: nothing in it looks like an export: {not_export}\n")
+    assert one_line_error("import", "fake.zip") == (1, "Error: fake.zip: corrupt zip: not a zip file\n")
+    # A good file beside a bad one: nothing is imported, the bad one is named.
+    assert one_line_error("import", DATA / "branched.json", "nope.json") == (
+        1, "Error: nope.json: no such file or folder\n")
+    assert files_here(tmp_path) == ["empty.json", "fake.zip", "hostname", "pictures"]
+
+
+def test_an_import_that_stores_nothing_leaves_no_archive(tmp_path):
+    (tmp_path / "not-export.json").write_text('{"hello": "world"}')
+    code, output = one_line_error("import", "not-export.json")
+    assert code == 1 and output.endswith("Error: 1 problem(s), see above; everything else was imported\n")
+    assert files_here(tmp_path) == ["not-export.json"]
+
+
+def test_usage_errors_are_one_line():
+    assert one_line_error("serve", "--port", "80000") == (
+        2, "Error: Invalid value for '-p' / '--port': 80000 is not in the range 1<=x<=65535."
+           " (see chatgpt-archiver serve --help)\n")
+    assert one_line_error("frobnicate") == (2, "Error: No such command 'frobnicate'. (see chatgpt-archiver --help)\n")
+    assert one_line_error("token", "create") == (
+        2, "Error: Missing option '-n' / '--name'. (see chatgpt-archiver token create --help)\n")
+
+
+def test_serve_on_a_busy_port_is_one_line_and_prints_no_banner(tmp_path):
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        assert one_line_error("serve", "--port", port) == (
+            1, f"Error: port {port} is already in use on 127.0.0.1; stop what uses it or pick another with --port\n")
+    assert one_line_error("serve", "--host", "no-such-host.invalid", "--port", "8001")[0] == 1
+    assert files_here(tmp_path) == []
+
+
+def test_the_archive_is_named_the_same_way_by_every_command(tmp_path, monkeypatch):
+    run("token", "create", "--db", "a.db", "--name", "one")
+    run("token", "create", "a.db", "--name", "two")  # the older positional form
+    monkeypatch.setenv("CHATGPT_ARCHIVER_DB", "a.db")
+    run("token", "create", "--name", "three")
+    assert [r["name"] for r in __import__("archiver.tokens").tokens.list_tokens(open_db("a.db").conn)] == [
+        "one", "two", "three"]
+    # A first argument that is not a database is the command's own argument, as printed.
+    assert run("token", "revoke", "two").output == "Token 'two' revoked.\n"
+    assert run("token", "revoke", "-d", "a.db", "three").output == "Token 'three' revoked.\n"
+    assert "archive.db" not in files_here(tmp_path)
