@@ -93,10 +93,9 @@ class ArchiveCommand(click.Command):
 def _open(path, *, create=False):
     """The archive for a command. Commands that only read or change what is there
     (``create=False``) never create a file: a typo must not leave an empty archive behind."""
+    # (A folder is refused earlier, by --db's click.Path(dir_okay=False).)
     if not create and not Path(path).exists():
         raise click.ClickException(f"no archive at {path}: {NO_ARCHIVE_HINT}")
-    if Path(path).is_dir():
-        raise click.ClickException(f"{path} is a folder, not an archive file")
     try:
         return open_db(path)
     except ArchiveError as e:

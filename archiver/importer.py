@@ -18,7 +18,7 @@ import ijson
 import sqlite_utils
 
 from .db import now_iso, prepare_capture, save_capture, search_index_paused, write_transaction
-from .reshape import NotAConversation, to_json
+from .reshape import MESSAGE_TABLE, NotAConversation, to_json
 
 BATCH = 200  # conversations per transaction: few commits, bounded memory
 CONVERSATION_FILE = re.compile(r"^conversations(?:-\d+)?\.json$")
@@ -140,13 +140,11 @@ def check_import_path(path):
         raise ImportProblem("no such file or folder")
     try:
         found = entries(path)
-        if not p.is_dir() and not zipfile.is_zipfile(p):
-            with open(p, "rb") as f:
-                head = f.read(4096).lstrip()
-            if head[:3] == b"\xef\xbb\xbf":
-                head = head[3:].lstrip()
-            if head[:1] not in (b"[", b"{"):
-                raise ImportProblem(NOT_AN_EXPORT if head else "empty file: " + NOT_AN_EXPORT)
+        if len(found) == 1 and found[0].explicit:  # a file on its own, not a zip: JSON or nothing
+            with found[0].open() as f:
+                head = f.read(64)
+            if _json_start(head) is None:
+                raise ImportProblem(NOT_AN_EXPORT if head.strip() else "empty file: " + NOT_AN_EXPORT)
             return found
     except OSError as e:
         raise ImportProblem(f"cannot read it: {e.strerror or e}") from None
@@ -155,11 +153,17 @@ def check_import_path(path):
     return found
 
 
+def _json_start(head):
+    """``b"["`` (a conversation list), ``b"{"`` (one conversation) or None, from a file's first bytes."""
+    first = head.lstrip()[:1]
+    return first if first in (b"[", b"{") else None
+
+
 def iter_conversations(stream):
     """Yield (index, conversation) from a conversations file: a JSON array streamed item by
     item, or one conversation object."""
     head = stream.read(64)
-    first = head.lstrip()[:1]
+    first = _json_start(head)
     rest = _Prefixed(head, stream)
     if first == b"[":
         for index, item in enumerate(ijson.items(rest, "item", use_float=True)):
@@ -271,11 +275,11 @@ def _save_batch(db, batch, where, summary):
                 summary.updated += 1
             else:
                 summary.new += 1
-            # Messages as `stats` counts them: the message-less root nodes are not messages.
-            real = [m for m in capture.rows["chatgpt_message"] if m["author_role"] is not None]
-            summary.messages += len(real)
-            summary.new_messages += result.new_messages - (len(capture.rows["chatgpt_message"]) - len(real)
-                                                           if result.new_messages and not existed else 0)
+            # Messages as `stats` counts them, not nodes (result.messages, the API's count): the
+            # message-less roots are not messages. Every node of a new conversation is new.
+            carrying = sum(1 for m in capture.rows[MESSAGE_TABLE] if m["author_role"] is not None)
+            summary.messages += carrying
+            summary.new_messages += result.new_messages if existed else carrying
 
 
 def _label(item, index):
