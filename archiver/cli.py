@@ -373,7 +373,7 @@ def snippet(db, token_name, url):
 
     Example:
 
-        chatgpt-archiver snippet --token-name console | pbcopy
+        chatgpt-archiver snippet --token-name console
     """
     from .scripts import render_snippet
 
