@@ -477,6 +477,70 @@ def rebuild_(db):
     click.echo(f"Rebuilt from {replayed} captures" + (f" ({skipped} unreadable)" if skipped else ""))
 
 
+@cli.group()
+def export():
+    "Export the archive: a folder of Markdown notes, or JSONL in ChatGPT's own shape."
+
+
+@export.command(name="markdown")
+@db_option
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--base-url", default="http://127.0.0.1:8001", show_default=True,
+              help="The archive server's address, for the links back from every note.")
+@click.option("--all-branches", is_flag=True, help="Every branch of each conversation, not just the current one.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def export_markdown_(db, directory, base_url, all_branches, quiet):
+    """Write one Markdown note per conversation into DIRECTORY (an Obsidian vault, say):
+    YAML front matter, the current branch, files copied to DIRECTORY/assets. Re-running
+    rewrites only the conversations that changed.
+
+    Example:
+
+        chatgpt-archiver export markdown ~/Notes/ChatGPT
+    """
+    from .export import ExportError, export_markdown
+
+    database = _open(db)
+    with click.progressbar(length=1, label="Exporting", file=sys.stderr, show_pos=True,
+                           hidden=quiet or not sys.stderr.isatty()) as bar:
+        def progress(done, total):
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+
+        try:
+            result = export_markdown(database.conn, directory, base_url=base_url,
+                                     all_branches=all_branches, progress=progress)
+        except (ExportError, OSError) as e:
+            raise click.ClickException(f"cannot export to {directory}: {e}") from None
+    click.echo(
+        f"Exported to {directory}: {result['written']:,} notes written, {result['unchanged']:,} unchanged"
+        + (f", {result['removed']:,} removed" if result["removed"] else "")
+        + (f", {result['assets']:,} files copied" if result["assets"] else "") + "."
+    )
+
+
+@export.command(name="jsonl")
+@db_option
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+def export_jsonl_(db, file):
+    """Write every conversation, every branch, in ChatGPT's own JSON shape, one per line
+    (- for standard output). The file can be imported again.
+
+    Example:
+
+        chatgpt-archiver export jsonl conversations.jsonl
+    """
+    from .export import export_jsonl
+
+    database = _open(db)
+    try:
+        with click.open_file(file, "w", encoding="utf-8", atomic=file != "-") as out:
+            count = export_jsonl(database.conn, out)
+    except OSError as e:
+        raise click.ClickException(f"cannot write {file}: {e}") from None
+    click.echo(f"Exported {count:,} conversations to {file}.", err=True)
+
+
 @cli.command()
 @db_option
 def stats(db):
