@@ -8,7 +8,6 @@ content hash; other export files land in tables; nothing unknown is fatal.
 
 import hashlib
 import json
-import mimetypes
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from pathlib import Path, PurePosixPath
 import ijson
 import sqlite_utils
 
+from .assets import export_file_id, save_asset, sniff_mime
 from .db import now_iso, prepare_capture, save_capture, search_index_paused, write_transaction
 from .reshape import MESSAGE_TABLE, NotAConversation, to_json
 
@@ -34,7 +34,6 @@ ASSET_SUFFIXES = {
     ".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".svg", ".heic", ".dat", ".wav", ".mp3",
     ".m4a", ".webm", ".ogg", ".mp4", ".pdf", ".txt", ".csv", ".docx", ".xlsx", ".pptx", ".zip",
 }
-FILE_ID = re.compile(r"^(file-[A-Za-z0-9]+|file_[0-9a-f]+)")
 
 
 class ImportProblem(Exception):
@@ -118,7 +117,7 @@ def kind_of(entry):
         return "ignored"
     if (
         PurePosixPath(name).suffix.lower() in ASSET_SUFFIXES
-        or FILE_ID.match(name)
+        or export_file_id(name)
         or any(part == "dalle-generations" or part.startswith("user-") for part in parts[:-1])
     ):
         return "asset"
@@ -293,16 +292,10 @@ def _label(item, index):
 def _import_asset(db, entry, summary):
     with entry.open() as stream:
         data = stream.read()
-    digest = hashlib.sha256(data).hexdigest()
-    match = FILE_ID.match(entry.name)
     with write_transaction(db) as conn:
-        stored = conn.execute(
-            "INSERT OR IGNORE INTO chatgpt_asset (sha256, size, mime_type, data) VALUES (?, ?, ?, ?)",
-            [digest, len(data), mimetypes.guess_type(entry.name)[0], data],
-        ).rowcount
-        conn.execute(
-            "INSERT OR REPLACE INTO chatgpt_asset_file (path, file_id, name, sha256) VALUES (?, ?, ?, ?)",
-            [entry.path, match.group(1) if match else None, entry.name, digest],
+        stored = save_asset(
+            conn, data, path=entry.path, name=entry.name, file_id=export_file_id(entry.name),
+            sha256=hashlib.sha256(data).hexdigest(), mime=sniff_mime(data[:64], entry.name),
         )
     if stored:
         summary.assets += 1
