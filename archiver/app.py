@@ -125,9 +125,7 @@ def create_app(
         account_id = query_account(request)
         body = await request.body()  # read after the token check; BodyGuard bounds size and time
         capture = await run_in_threadpool(prepare_capture, body)
-        result = await archive.execute_write_fn(
-            lambda conn: save_admitted(conn, capture, token_name, account_id)
-        )
+        result = await write_or_refuse(archive, lambda conn: save_admitted(conn, capture, token_name, account_id))
         return JSONResponse(
             {"ok": True, **result.as_dict()}, status_code=200 if result.duplicate else 201
         )
@@ -166,7 +164,7 @@ def create_app(
             return save_live_asset(conn, data, sha256=digest, file_id=file_id, name=name,
                                    declared_mime=request.headers.get("content-type"))
 
-        duplicate, _ = await archive.execute_write_fn(store)
+        duplicate, _ = await write_or_refuse(archive, store)
         return JSONResponse({"ok": True, "file_id": file_id, "sha256": digest, "size": len(data),
                              "duplicate": duplicate}, status_code=200 if duplicate else 201)
 
@@ -183,7 +181,7 @@ def create_app(
             admit_conversation_part(conn, cid)
             return save_textdocs(conn, rows)
 
-        stored = await archive.execute_write_fn(store)
+        stored = await write_or_refuse(archive, store)
         return JSONResponse({"ok": True, "stored": stored}, status_code=201)
 
     async def userscript(request):
@@ -263,6 +261,29 @@ def parse_listing(body):
     ):
         raise ApiError(422, "expected {\"conversations\": [{\"id\": ..., \"update_time\": ...}, ...]}")
     return items
+
+
+class _Refusal:
+    def __init__(self, error):
+        self.error = error
+
+
+async def write_or_refuse(archive, fn):
+    """execute_write_fn for writes that may be refused (privacy, account, unknown file): the
+    refusal rolls back and comes back as a value to raise here, so Datasette's write thread
+    does not log an expected answer as a failure."""
+
+    def run(conn):
+        try:
+            return fn(conn)
+        except (Refused, AccountConflict, ApiError) as e:
+            conn.rollback()
+            return _Refusal(e)
+
+    result = await archive.execute_write_fn(run)
+    if isinstance(result, _Refusal):
+        raise result.error
+    return result
 
 
 def save_admitted(conn, capture, token_name, account_id):

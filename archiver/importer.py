@@ -18,6 +18,7 @@ import sqlite_utils
 
 from .assets import export_file_id, save_asset, sniff_mime
 from .db import now_iso, prepare_capture, save_capture, search_index_paused, write_transaction
+from .privacy import refusal
 from .reshape import MESSAGE_TABLE, NotAConversation, to_json
 
 BATCH = 200  # conversations per transaction: few commits, bounded memory
@@ -50,6 +51,7 @@ class Summary:
     assets: int = 0
     assets_known: int = 0
     textdocs: int = 0
+    excluded: int = 0  # left out by the archive's privacy settings
     tables: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
     unknown: list = field(default_factory=list)
@@ -266,6 +268,9 @@ def _save_batch(db, batch, where, summary):
     with write_transaction(db) as conn:
         for capture in prepared:
             cid = capture.conversation["id"]
+            if refusal(conn, capture.conversation):
+                summary.excluded += 1
+                continue
             existed = conn.execute("SELECT 1 FROM chatgpt_conversation WHERE id = ?", [cid]).fetchone()
             result = save_capture(conn, capture, source=f"import:{PurePosixPath(where).name}")
             if result.duplicate:

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from .db import now_iso
 
 SETTINGS = {
-    # name: (default, what it means)
-    "archive-temporary-chats": ("off", "keep temporary chats (ChatGPT deletes them; off by default)"),
-    "archive-do-not-remember-chats": ("on", "keep chats marked \"do not remember\" (kept out of ChatGPT's memory)"),
+    # name: (default, what "on" keeps)
+    "archive-temporary-chats": ("off", "temporary chats, which ChatGPT itself deletes"),
+    "archive-do-not-remember-chats": ("on", "chats marked \"do not remember\" (kept out of ChatGPT's memory,"
+                                            " not out of its history)"),
 }
 SETTING_VALUES = ("on", "off")
 EXCLUSION_KINDS = ("project", "gpt", "conversation")
@@ -126,9 +127,11 @@ class Forgotten:
     asset_bytes: int = 0
 
     def describe(self):
-        return (f"{self.conversations} conversation, {self.messages} messages, {self.captures} captures,"
-                f" {self.textdocs} canvas documents, {self.asset_links} file links, {self.files} files"
-                f" ({self.assets} stored blobs, {self.asset_bytes:,} bytes)")
+        counts = [(self.conversations, "conversation"), (self.messages, "message"), (self.captures, "capture"),
+                  (self.textdocs, "canvas document"), (self.asset_links, "file link"), (self.files, "file"),
+                  (self.assets, "stored blob")]
+        listed = ", ".join(f"{n} {what}{'' if n == 1 else 's'}" for n, what in counts)
+        return f"{listed} ({self.asset_bytes:,} bytes)"
 
 
 class NothingToForget(Exception):

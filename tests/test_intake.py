@@ -352,3 +352,42 @@ def test_insert_api_cannot_bypass_exclusions(client, auth, db, db_path):
     allowed = client.post("/archive/chatgpt_conversation/-/insert", json={"row": {"id": "ok", "title": "fine"}},
                           headers=auth)
     assert allowed.status_code == 201, allowed.text
+
+
+def test_real_server_refuses_an_oversized_file_while_it_streams(tmp_path):
+    """`serve --max-asset`: a chunked upload (no length declared) is answered 413 as soon as it
+    passes the limit, before the client has sent the rest; a declared length over it at once."""
+    import socket
+
+    import httpx
+
+    from conftest import ArchiveServer
+
+    server = ArchiveServer(tmp_path / "archive.db")
+    token = server.cli("token", "create", server.db, "--name", "stream").strip()
+    server.start("--max-asset", "1000")
+    try:
+        auth = {"Authorization": f"Bearer {token}"}
+        assert httpx.post(server.url + "/api/conversations", json=EVERY, headers=auth).status_code == 201
+        path = f"/api/assets?file_id={UPLOAD_ID}&conversation_id={CID}"
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+                      "Content-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n".encode())
+            for _ in range(3):  # 1,200 bytes of a body that would go on much longer
+                s.sendall(b"190\r\n" + b"x" * 400 + b"\r\n")
+            answer = b""
+            while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 413 ")
+        assert json.loads(body) == {"ok": False, "error": "file is over the 1000 byte limit", "status": 413}
+        declared = httpx.post(server.url + path, content=b"x" * 1001, headers=auth)
+        assert (declared.status_code, declared.json()["error"]) == (413, "file is over the 1000 byte limit")
+        fits = httpx.post(server.url + path, content=PNG + b"x" * (1000 - len(PNG)), headers=auth)
+        assert (fits.status_code, fits.json()["size"]) == (201, 1000)
+    finally:
+        server.stop()
+    assert table(server.db, "select size from chatgpt_asset") == [(1000,)]
