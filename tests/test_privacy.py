@@ -221,3 +221,12 @@ def test_setting_changes_apply_to_a_running_server(db_path, db, token):
         with write_transaction(db) as conn:
             set_setting(conn, "archive-temporary-chats", "on")
         assert client.post("/api/conversations", json=data, headers=auth).status_code == 201
+
+
+def test_commands_that_only_read_or_remove_never_create_an_archive(tmp_path):
+    missing = ("Error: no archive at archive.db: start one with `chatgpt-archiver serve` or"
+               " `chatgpt-archiver import EXPORT`, or name yours with --db\n")
+    for args in (["forget", "abc"], ["exclude", "list"], ["exclude", "remove", "gpt", "g-x"], ["settings"],
+                 ["settings", "archive-temporary-chats"]):
+        assert run(*args) == (1, missing), args
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
