@@ -84,7 +84,7 @@ CREATE TABLE "archiver_token" (
    "created_at" TEXT,
    "last_used_at" TEXT,
    "revoked_at" TEXT
-);
+, "scope" TEXT NOT NULL DEFAULT 'write');
 CREATE TABLE "archiver_meta" (
    "key" TEXT PRIMARY KEY,
    "value" TEXT

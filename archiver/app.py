@@ -36,7 +36,7 @@ from .web.config import browse_config, browse_metadata
 from .openapi import SPEC
 from .reshape import BadJSON, NotAConversation, parse_json
 from .scripts import USERSCRIPT_PATH, render_userscript
-from .tokens import bearer_token
+from .tokens import WrongScope, bearer_token
 
 log = logging.getLogger("chatgpt_archiver")
 
@@ -106,7 +106,10 @@ def create_app(
         challenge = {"WWW-Authenticate": 'Bearer realm="chatgpt-archiver"'}
         if token is None:
             raise ApiError(401, "missing token: send Authorization: Bearer <token>", challenge)
-        token_name = await authenticate(archive, token)
+        try:
+            token_name = await authenticate(archive, token)
+        except WrongScope as e:
+            raise ApiError(403, str(e)) from None
         if token_name is None:
             challenge["WWW-Authenticate"] += ', error="invalid_token"'
             raise ApiError(401, "invalid or revoked token", challenge)

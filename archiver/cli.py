@@ -221,8 +221,8 @@ def _write(db, change, *args, create=False):
         raise click.ClickException(str(e)) from None
 
 
-def _new_token(db, name):
-    return _write(db, create_token, name, create=True)
+def _new_token(db, name, scope="write"):
+    return _write(db, create_token, name, scope, create=True)
 
 
 @cli.group()
@@ -233,14 +233,19 @@ def token():
 @token.command(name="create")
 @db_option
 @click.option("-n", "--name", required=True, help="A name to recognise the token by, e.g. laptop.")
-def token_create(db, name):
+@click.option("-s", "--scope", type=click.Choice(["write", "read"]), default="write", show_default=True,
+              help="write: post captures and rows (browsers, scripts). read: search and read the archive"
+                   " over MCP (AI tools); it can never write.")
+def token_create(db, name, scope):
     """Create a token and print it. It is shown this once: store it where you need it.
 
     Example:
 
         TOKEN=$(chatgpt-archiver token create --name laptop)
+
+        chatgpt-archiver token create --name claude --scope read
     """
-    secret = _new_token(db, name)
+    secret = _new_token(db, name, scope)
     click.echo(secret)
     click.echo(f"Token {name!r} created; it will not be shown again.", err=True)
 
@@ -258,11 +263,11 @@ def token_list(db):
     if not rows:
         click.echo("No tokens. Create one with: chatgpt-archiver token create --name NAME")
         return
-    click.echo(f"{'name':<20} {'created':<29} {'last used':<29} status")
+    click.echo(f"{'name':<20} {'scope':<6} {'created':<29} {'last used':<29} status")
     for row in rows:
         status = f"revoked {row['revoked_at']}" if row["revoked_at"] else "active"
         click.echo(
-            f"{row['name']:<20} {row['created_at']:<29} {row['last_used_at'] or 'never':<29} {status}"
+            f"{row['name']:<20} {row['scope']:<6} {row['created_at']:<29} {row['last_used_at'] or 'never':<29} {status}"
         )
 
 

@@ -222,3 +222,9 @@ def m004_secret_out_of_the_archive(db):
     only): on loopback anyone may run SQL on the archive, and must not read the secret."""
     if db["archiver_meta"].exists():
         db.execute("DELETE FROM archiver_meta WHERE key = 'datasette_secret'")
+
+
+@migrations()
+def m030_token_scopes(db):
+    """Tokens get a scope: ``write`` (what every token could do so far) or ``read`` (MCP)."""
+    db["archiver_token"].add_column("scope", str, not_null_default="write")

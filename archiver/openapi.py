@@ -8,7 +8,8 @@ _ID = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^\\S"}
 
 
 def _errors(*statuses):
-    text = {400: "Malformed JSON", 401: "Missing, wrong or revoked token", 413: "Body over the size limit",
+    text = {400: "Malformed JSON", 401: "Missing, wrong or revoked token",
+            403: "A read-scope token: it may read over MCP, never write", 413: "Body over the size limit",
             422: "Valid JSON that is not what this endpoint takes",
             503: "The archive cannot be written right now (disk full, read-only); retry later"}
     return {str(s): {"description": text[s], "content": {"application/json": {"schema": _ERROR}}} for s in statuses}
@@ -56,7 +57,7 @@ SPEC = {
                                "mapping": {"type": "object"}, "messages": {"type": "array"}},
             }}}},
             "responses": {**_ok(SAVED, "Stored", "201"), **_ok(SAVED, "Identical bytes already stored"),
-                          **_errors(400, 401, 413, 422, 503)},
+                          **_errors(400, 401, 403, 413, 422, 503)},
         }},
         "/api/conversations/wanted": {"post": {
             "summary": "Which of these conversations the archive lacks or holds at an older update_time",
@@ -70,12 +71,12 @@ SPEC = {
             }}}},
             "responses": {**_ok({"type": "object", "required": ["ok", "wanted"], "properties": {
                 "ok": {"const": True}, "wanted": {"type": "array", "items": {"type": "string"}}}}, "Wanted ids"),
-                **_errors(400, 401, 413, 422, 503)},
+                **_errors(400, 401, 403, 413, 422, 503)},
         }},
         "/api/stats": {"get": {
             "summary": "Counts, and content types the archiver did not recognise",
             "responses": {**_ok({"type": "object", "required": ["ok", "conversations", "messages"]}, "Counts"),
-                          **_errors(401)},
+                          **_errors(401, 403)},
         }},
         "/api/health": {"get": {
             "summary": "Liveness", "security": [],
