@@ -14,6 +14,7 @@ from pathlib import Path
 from datasette.app import Datasette
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect
@@ -36,7 +37,7 @@ from .web.config import browse_config, browse_metadata
 from .openapi import SPEC
 from .reshape import BadJSON, NotAConversation, parse_json
 from .scripts import USERSCRIPT_PATH, render_userscript
-from .tokens import WrongScope, bearer_token
+from .tokens import READ, WrongScope, bearer_token
 
 log = logging.getLogger("chatgpt_archiver")
 
@@ -76,6 +77,7 @@ def create_app(
     body_idle=15.0,
     body_deadline=300.0,
     secret=None,
+    base_url=None,
 ):
     """The whole server. ``public`` (bound beyond loopback) makes Datasette private: only
     the signed-in root user may read, through the login URL ``root_login_path()`` gives.
@@ -144,11 +146,15 @@ def create_app(
         await require_token(request)
         return JSONResponse({"ok": True, **await archive.execute_fn(archive_stats)})
 
+    mcp_endpoint, mcp_sessions = mcp_app(archive, base_url)
+
     @asynccontextmanager
     async def lifespan(app):
-        # Starlette does not pass lifespan events to mounted apps.
+        # Starlette does not pass lifespan events to mounted apps: Datasette's startup and
+        # the MCP session manager run from here.
         await ds.invoke_startup()
-        yield
+        async with mcp_sessions.run():
+            yield
         await ds.invoke_shutdown()
 
     tables = "|".join(WRITABLE_TABLES)
@@ -164,6 +170,7 @@ def create_app(
                 Route("/openapi.json", lambda request: JSONResponse(SPEC), methods=["GET"]),
             ], default=api_not_found)),
             Route(USERSCRIPT_PATH, userscript, methods=["GET"]),
+            Route("/mcp", mcp_endpoint),
             Mount("/", app=ds.app()),
         ],
         middleware=[
@@ -193,6 +200,40 @@ def create_app(
     )
     app.state.datasette = ds
     return app
+
+
+class _ASGI:
+    """Starlette treats a plain function as a request handler; this marks an ASGI app."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        await self.app(scope, receive, send)
+
+
+def mcp_app(archive, base_url):
+    """The read-only MCP server at /mcp, for a token of scope ``read`` only: a write token
+    (a browser's capture token) must not read the archive, a read token never writes."""
+    from .mcp_server import build_server, http_endpoint
+
+    async def authorize(scope):
+        token = bearer_token(dict(Headers(scope=scope)).get("authorization"))
+        challenge = {"WWW-Authenticate": 'Bearer realm="chatgpt-archiver"'}
+        if token is None:
+            return error_response(401, "missing token: send Authorization: Bearer <read token>", challenge)
+        try:
+            name = await authenticate(archive, token, READ)
+        except WrongScope as e:
+            return error_response(403, str(e))
+        if name is None:
+            challenge["WWW-Authenticate"] += ', error="invalid_token"'
+            return error_response(401, "invalid or revoked token", challenge)
+        return None
+
+    server = build_server(archive.execute_fn, base_url=base_url or "http://127.0.0.1:8001")
+    endpoint, sessions = http_endpoint(server, authorize)
+    return _ASGI(endpoint), sessions
 
 
 def parse_listing(body):

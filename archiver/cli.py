@@ -173,6 +173,8 @@ def serve(db, host, port, root, cors_origins, max_body, body_idle, body_deadline
     from .serving import CannotListen, header_deadline_protocol, listen
 
     public = not is_loopback_name(host.lower())
+    shown = f"[{host}]" if ":" in host else host
+    base = f"http://{shown}:{port}"
     # Take the port before anything else: a port in use is one line, and no banner claims
     # a server that never started.
     try:
@@ -188,16 +190,16 @@ def serve(db, host, port, root, cors_origins, max_body, body_idle, body_deadline
             max_body=max_body or DEFAULT_MAX_BODY,
             body_idle=body_idle,
             body_deadline=body_deadline,
+            base_url=base,
         )
     except ArchiveError as e:
         sock.close()
         raise click.ClickException(str(e)) from None
-    shown = f"[{host}]" if ":" in host else host
-    base = f"http://{shown}:{port}"
     click.echo(f"Archive:  {Path(db).resolve()}")
     click.echo(f"Browse:   {base}/")
     click.echo(f"Ingest:   POST {base}/api/conversations (Authorization: Bearer <token>)")
     click.echo(f"Capture:  install the userscript from {base}/userscript.user.js")
+    click.echo(f"MCP:      {base}/mcp (Authorization: Bearer <token from: token create --scope read>)")
     if public or root:
         click.echo(f"Sign in:  {base}{root_login_path(app)}  (one-time link)")
     if public:
@@ -436,6 +438,28 @@ def rebuild_(db):
     with write_transaction(database) as conn:
         replayed, skipped = rebuild(conn)
     click.echo(f"Rebuilt from {replayed} captures" + (f" ({skipped} unreadable)" if skipped else ""))
+
+
+@cli.command()
+@db_option
+@click.option("--base-url", default="http://127.0.0.1:8001", show_default=True,
+              help="The archive server's address, for the links in results.")
+def mcp(db, base_url):
+    """Serve the archive to an AI tool over MCP on standard input and output (read-only).
+    Desktop clients start this themselves; see the README for their configuration.
+
+    Example:
+
+        chatgpt-archiver mcp --db ~/archive.db
+    """
+    from .mcp_server import serve_stdio
+
+    if not Path(db).is_file():
+        raise click.ClickException(f"no archive at {db}: {NO_ARCHIVE_HINT}")
+    try:
+        serve_stdio(db, base_url=base_url)
+    except KeyboardInterrupt:
+        pass
 
 
 @cli.group()
