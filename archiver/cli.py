@@ -380,7 +380,7 @@ def snippet(db, token_name, url):
 
     Example:
 
-        chatgpt-archiver snippet --token-name console | pbcopy
+        chatgpt-archiver snippet --token-name console
     """
     from .scripts import render_snippet
 
@@ -422,6 +422,50 @@ def unpublish(db, conversation_id):
 def _change_publication(db, conversation_id, change, done):
     _write(db, change, conversation_id)
     click.echo(f"Conversation {conversation_id} {done}.")
+
+
+@cli.command()
+@click.option("-d", "--db", default="sample.db", show_default=True, type=click.Path(dir_okay=False),
+              help="Where to write the sample archive (never your real one: no environment variable).")
+def sample(db):
+    """Load a synthetic sample archive, so you can see every page populated before you
+    capture or import anything: conversations from today back to last year, branches,
+    reasoning, code, maths, citations, pictures and a canvas. Everything in it is invented.
+
+    Example:
+
+        chatgpt-archiver sample
+    """
+    import tempfile
+
+    from .importer import import_paths
+    from .sample import sample_conversations, write_sample_export
+
+    # Whole hours: loading the sample twice within the hour changes nothing.
+    now = time.time() // 3600 * 3600
+    ours = {c["id"] for c in sample_conversations(now)[0]}
+    if Path(db).exists():
+        database = _open(db)
+        others = [cid for (cid,) in database.conn.execute("SELECT id FROM chatgpt_conversation")
+                  if cid not in ours]
+        if others:
+            raise click.ClickException(
+                f"{db} holds {len(others):,} conversations that are not the sample's;"
+                " refusing to mix the sample into them (name another file with --db)")
+    else:
+        database = _open(db, create=True)
+    with tempfile.TemporaryDirectory() as folder:
+        export = Path(folder) / "sample-export.zip"
+        count = write_sample_export(export, now)
+        summary = import_paths(database, [str(export)])
+    if summary.skipped:
+        raise click.ClickException(f"the sample did not load whole: {summary.skipped[0]}")
+    stats = archive_stats(database.conn)
+    pictures = database.conn.execute("SELECT count(*) FROM chatgpt_asset").fetchone()[0]
+    click.echo(f"Sample archive ready in {db}: {count} conversations, {stats['messages']:,} messages,"
+               f" {pictures} pictures and a canvas document.")
+    click.echo(f"Browse it: chatgpt-archiver serve --db {db}")
+    click.echo("then open http://127.0.0.1:8001/ in your browser.")
 
 
 @cli.command(name="rebuild")
