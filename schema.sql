@@ -242,3 +242,24 @@ CREATE TRIGGER [chatgpt_conversation_trigram_au] AFTER UPDATE OF [title] ON [cha
               INSERT INTO [chatgpt_conversation_trigram] ([chatgpt_conversation_trigram], rowid, [title]) VALUES ('delete', old.rowid, old.[title]);
               INSERT INTO [chatgpt_conversation_trigram] (rowid, [title]) VALUES (new.rowid, new.[title]);
             END;
+CREATE TABLE chatgpt_embedding (
+          id INTEGER PRIMARY KEY,
+          message_id TEXT NOT NULL UNIQUE REFERENCES chatgpt_message(id),
+          bits BLOB NOT NULL,
+          vector BLOB NOT NULL,
+          scale REAL NOT NULL
+        );
+CREATE TRIGGER chatgpt_message_embedding_stale AFTER UPDATE OF text, is_hidden ON chatgpt_message
+        WHEN old.text IS NOT new.text OR old.is_hidden IS NOT new.is_hidden
+        BEGIN
+          DELETE FROM chatgpt_embedding WHERE message_id = old.id;
+        END;
+CREATE TRIGGER chatgpt_message_embedding_gone AFTER DELETE ON chatgpt_message
+        BEGIN
+          DELETE FROM chatgpt_embedding WHERE message_id = old.id;
+        END;
+CREATE TRIGGER chatgpt_embedding_deleted AFTER DELETE ON chatgpt_embedding
+        BEGIN
+          INSERT INTO archiver_meta (key, value) VALUES ('embedding_deletions', '1')
+            ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1;
+        END;

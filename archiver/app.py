@@ -4,6 +4,7 @@ All writes, ours and the insert API's, go through Datasette's single write threa
 never fight over SQLite's write lock.
 """
 
+import asyncio
 import logging
 import os
 import re
@@ -37,6 +38,7 @@ from .web.config import browse_config, browse_metadata
 from .openapi import SPEC
 from .reshape import BadJSON, NotAConversation, parse_json
 from .scripts import USERSCRIPT_PATH, render_userscript
+from .semantic import keep_embedded
 from .tokens import READ, WrongScope, bearer_token
 
 log = logging.getLogger("chatgpt_archiver")
@@ -124,6 +126,7 @@ def create_app(
         result = await archive.execute_write_fn(
             lambda conn: save_capture(conn, capture, source="api", token_name=token_name)
         )
+        new_text.set()
         return JSONResponse(
             {"ok": True, **result.as_dict()}, status_code=200 if result.duplicate else 201
         )
@@ -147,14 +150,21 @@ def create_app(
         return JSONResponse({"ok": True, **await archive.execute_fn(archive_stats)})
 
     mcp_endpoint, mcp_sessions = mcp_app(archive, base_url)
+    new_text = asyncio.Event()  # set after each capture: the embedder has work
 
     @asynccontextmanager
     async def lifespan(app):
         # Starlette does not pass lifespan events to mounted apps: Datasette's startup and
-        # the MCP session manager run from here.
+        # the MCP session manager run from here, and the semantic-search embedder beside them.
         await ds.invoke_startup()
-        async with mcp_sessions.run():
-            yield
+        embedding = asyncio.create_task(keep_embedded(
+            archive.execute_fn, lambda fn: archive.execute_write_fn(fn), new_text, log=log))
+        try:
+            async with mcp_sessions.run():
+                yield
+        finally:
+            embedding.cancel()
+            await asyncio.gather(embedding, return_exceptions=True)
         await ds.invoke_shutdown()
 
     tables = "|".join(WRITABLE_TABLES)

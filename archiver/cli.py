@@ -472,7 +472,8 @@ def sample(db):
 @db_option
 def rebuild_(db):
     """Re-derive all conversation and message rows from the stored raw captures, e.g.
-    after upgrading to a better reshaper. Captured history is never lost.
+    after upgrading to a better reshaper, and recompute the semantic-search embeddings.
+    Captured history is never lost.
 
     Example:
 
@@ -481,7 +482,41 @@ def rebuild_(db):
     database = _open(db)
     with write_transaction(database) as conn:
         replayed, skipped = rebuild(conn)
+        conn.execute("DELETE FROM chatgpt_embedding")
     click.echo(f"Rebuilt from {replayed} captures" + (f" ({skipped} unreadable)" if skipped else ""))
+    click.echo(f"Embedded {_embed(database, quiet=False):,} messages for semantic search.")
+
+
+def _embed(database, quiet):
+    from .semantic import SemanticUnavailable, embed_pending
+
+    with click.progressbar(length=1, label="Embedding", file=sys.stderr, show_pos=True, show_eta=True,
+                           hidden=quiet or not sys.stderr.isatty()) as bar:
+        def progress(done, total):
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+
+        try:
+            count = embed_pending(database, progress=progress)
+        except SemanticUnavailable as e:
+            raise click.ClickException(f"semantic search is unavailable: {e}") from None
+    return count
+
+
+@cli.command()
+@db_option
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def embed(db, quiet):
+    """Compute the semantic-search embeddings of messages that have none yet (new or changed
+    since). serve does this by itself after each capture; run this after a big import, or
+    to catch up without a server. Offline: the model ships inside the wordllama package.
+
+    Example:
+
+        chatgpt-archiver embed
+    """
+    count = _embed(_open(db), quiet)
+    click.echo(f"Embedded {count:,} messages." if count else "Every message is embedded already.")
 
 
 @cli.command()

@@ -158,3 +158,35 @@ def message_in_context(conn, message_id, *, conversation_id=None, before=2, afte
         "before": [_message(r, cid, base_url) for r in visible[max(0, at - before):at]],
         "after": [_message(r, cid, base_url) for r in visible[at + 1:at + 1 + after]],
     }
+
+
+def search_conversations(conn, query, *, mode="hybrid", since=None, until=None, model=None, project=None,
+                         limit=10, base_url=DEFAULT_BASE_URL):
+    """Search for an AI client: conversations best first, each with its matching messages,
+    every one with its transcript link and the ids get_conversation / get_message take."""
+    from .semantic import hybrid_search
+
+    found = hybrid_search(conn, query, mode=mode, since=since, until=until, model=model, project=project,
+                          limit=max(1, min(int(limit), 50)))
+    return {
+        "query": query,
+        "mode": mode,
+        "notice": found.get("notice"),
+        "total": found["total"],
+        "conversations": [{
+            "conversation_id": c["conversation_id"],
+            "title": c["title"] or "Untitled conversation",
+            "updated": iso(c["update_time"]),
+            "model": c["model"],
+            "project": c["project_id"] or c["gizmo_id"],
+            "link": transcript_link(base_url, c["conversation_id"]),
+            "messages": [{
+                "node_id": m["node_id"],
+                "role": m["role"],
+                "created": iso(m["create_time"]),
+                "on_current_branch": m["is_current"],
+                "snippet": m["snippet"],
+                "link": transcript_link(base_url, c["conversation_id"], m["node_id"]),
+            } for m in c["messages"]],
+        } for c in found["conversations"]],
+    }

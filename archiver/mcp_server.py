@@ -21,7 +21,13 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from . import __version__
-from .conversations import NotFound, list_conversations, message_in_context, read_conversation
+from .conversations import (
+    NotFound,
+    list_conversations,
+    message_in_context,
+    read_conversation,
+    search_conversations,
+)
 from .export import DEFAULT_BASE_URL
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
@@ -35,10 +41,9 @@ INSTRUCTIONS = (
 Epoch = Annotated[float | None, Field(description="Unix seconds (UTC)")]
 
 
-def build_server(run, *, base_url=DEFAULT_BASE_URL, searcher=None):
+def build_server(run, *, base_url=DEFAULT_BASE_URL):
     """An MCPServer whose tools call ``await run(fn)``, ``fn(conn)`` being a read-only query
-    on a sqlite3 connection to the archive. ``searcher(conn, query, mode, **filters)``, when
-    given, answers the search tool."""
+    on a sqlite3 connection to the archive."""
     server = MCPServer("chatgpt-archiver", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING")
 
     async def call(fn):
@@ -93,24 +98,24 @@ def build_server(run, *, base_url=DEFAULT_BASE_URL, searcher=None):
         return await call(lambda conn: message_in_context(
             conn, message_id, conversation_id=conversation_id, before=before, after=after, base_url=base_url))
 
-    if searcher is not None:
-        @server.tool(annotations=READ_ONLY)
-        async def search(
-            query: str,
-            mode: Annotated[Literal["hybrid", "keyword", "semantic"], Field(
-                description="keyword: the words as written; semantic: by meaning, other words too;"
-                            " hybrid: both, fused")] = "hybrid",
-            since: Epoch = None,
-            until: Epoch = None,
-            model: str | None = None,
-            project: str | None = None,
-            limit: Annotated[int, Field(ge=1, le=50)] = 10,
-        ) -> dict:
-            """Search every message of every conversation. Results name the conversation, the
-            matching messages (node ids for get_message) and links to the transcript."""
-            return await call(lambda conn: searcher(conn, query, mode=mode, since=since, until=until,
-                                                    model=model, project=project, limit=limit,
-                                                    base_url=base_url))
+    @server.tool(annotations=READ_ONLY)
+    async def search(
+        query: str,
+        mode: Annotated[Literal["hybrid", "keyword", "semantic"], Field(
+            description="keyword: the words as written (part of a word works too); semantic: by"
+                        " meaning, finds other words for the same thing; hybrid: both, fused")] = "hybrid",
+        since: Epoch = None,
+        until: Epoch = None,
+        model: Annotated[str | None, Field(description="A model slug, e.g. gpt-4o")] = None,
+        project: Annotated[str | None, Field(description="A project or custom GPT id (g-...)")] = None,
+        limit: Annotated[int, Field(ge=1, le=50)] = 10,
+    ) -> dict:
+        """Search every message of every conversation, on every branch. Results are
+        conversations, best first, with their matching messages (node ids for get_message or
+        get_conversation's leaf) and links to the transcript."""
+        return await call(lambda conn: search_conversations(
+            conn, query, mode=mode, since=since, until=until, model=model, project=project, limit=limit,
+            base_url=base_url))
 
     return server
 
@@ -129,7 +134,7 @@ def open_read_only(path):
     return conn
 
 
-def serve_stdio(db_path, *, base_url=DEFAULT_BASE_URL, searcher=None):
+def serve_stdio(db_path, *, base_url=DEFAULT_BASE_URL):
     """Answer MCP over standard input and output until the client closes them."""
     conn = open_read_only(db_path)
     lock = threading.Lock()
@@ -142,7 +147,7 @@ def serve_stdio(db_path, *, base_url=DEFAULT_BASE_URL, searcher=None):
         return await anyio.to_thread.run_sync(locked, fn)
 
     try:
-        anyio.run(build_server(run, base_url=base_url, searcher=searcher).run_stdio_async)
+        anyio.run(build_server(run, base_url=base_url).run_stdio_async)
     finally:
         conn.close()
 

@@ -12,6 +12,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from archiver.db import open_db, prepare_capture, save_capture, write_transaction
+from archiver.semantic import embed_pending
 from archiver.tokens import create_token
 from conftest import ArchiveServer, fixture_json
 
@@ -20,7 +21,7 @@ CID = BRANCHED["id"]
 CURRENT_LEAF = "3d90b678-895b-55e4-ae92-05999d003cf8"
 OTHER_LEAF = "971c897c-5266-5deb-b0b9-ab98f02c671c"  # "Bake at 230 °C for about 40 minutes."
 LONG = "c0000000-0000-4000-8000-00000000106e"
-TOOLS = ["list_recent_conversations", "get_conversation", "get_message"]
+TOOLS = ["list_recent_conversations", "get_conversation", "get_message", "search"]
 
 
 def long_conversation(turns=40, size=3000):
@@ -48,6 +49,7 @@ def archive(db_path):
         for c in conversations:
             save_capture(conn, prepare_capture(json.dumps(c).encode()), source="test")
         tokens = {"read": create_token(conn, "claude", "read"), "write": create_token(conn, "browser")}
+    embed_pending(db)
     db.close()
     return db_path, tokens
 
@@ -96,6 +98,23 @@ async def exercise(client, base_url):
     assert [m["node_id"] for m in message["before"]] == ["n9"]
     assert [m["node_id"] for m in message["after"]] == ["n11", "n12"]
     assert message["message"]["text"].startswith("Turn 10 marker10.")
+
+    for mode in ("keyword", "hybrid"):
+        found = json.loads(text_of(await client.call_tool("search", {"query": "sourdough proof", "mode": mode})))
+        best = found["conversations"][0]
+        assert (best["conversation_id"], best["link"]) == (CID, f"{base_url}/-/c/{CID}")
+        assert best["messages"][0] == {
+            "node_id": "aaa20ec8-71a9-5a28-9b44-4686834001ac", "role": "user", "created": "2024-05-01T17:37:00Z",
+            "on_current_branch": True, "snippet": "How long should I proof sourdough overnight?",
+            "link": f"{base_url}/-/c/{CID}#m-aaa20ec8-71a9-5a28-9b44-4686834001ac"}
+    # By meaning: none of these words is in the conversation.
+    meaning = json.loads(text_of(await client.call_tool(
+        "search", {"query": "leaving bread dough in the refrigerator", "mode": "semantic", "limit": 3})))
+    assert CID in [c["conversation_id"] for c in meaning["conversations"]]
+    none = json.loads(text_of(await client.call_tool("search", {"query": "sourdough", "model": "no-such-model"})))
+    assert none["conversations"] == []
+    bad_mode = await client.call_tool("search", {"query": "x", "mode": "sql"})
+    assert bad_mode.is_error
 
     missing = await client.call_tool("get_conversation", {"conversation_id": "x' OR 1=1 --"})
     assert missing.is_error and "no conversation" in missing.content[0].text
