@@ -151,22 +151,29 @@ def embed_pending(db, *, progress=None, batch=BATCH):
 
 class VectorIndex:
     """The sign bits of every embedding, in memory (32 bytes each: 32 MB per million
-    messages), brought up to date on each search: appended rows are read incrementally; a
+    messages), as four contiguous 64-bit columns (XOR and popcount run over each in one
+    pass), brought up to date on each search: appended rows are read incrementally; a
     deletion (counted by trigger) reloads."""
+
+    WORDS = DIMS // 64
 
     def __init__(self):
         self.lock = threading.Lock()
+        self._clear()
+
+    def _clear(self):
         self.ids = np.zeros(0, dtype=np.int64)
-        self.bits = np.zeros((0, DIMS // 64), dtype=np.uint64)
-        self.max_id, self.deletions = 0, None
+        self.columns = [np.zeros(0, dtype=np.uint64) for _ in range(self.WORDS)]
+        self.max_id = 0
 
     def refresh(self, conn):
         with self.lock:
             (max_id,) = conn.execute("SELECT coalesce(max(id), 0) FROM chatgpt_embedding").fetchone()
             row = conn.execute("SELECT value FROM archiver_meta WHERE key = 'embedding_deletions'").fetchone()
             deletions = row[0] if row else "0"
-            if deletions != self.deletions or max_id < self.max_id:
-                self.ids, self.bits, self.max_id, self.deletions = self.ids[:0], self.bits[:0], 0, deletions
+            if deletions != getattr(self, "deletions", None) or max_id < self.max_id:
+                self._clear()
+                self.deletions = deletions
             if max_id > self.max_id:
                 rows = conn.execute("SELECT id, bits FROM chatgpt_embedding WHERE id > ? ORDER BY id",
                                     [self.max_id]).fetchall()
@@ -174,9 +181,28 @@ class VectorIndex:
                     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
                     bits = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.uint64).reshape(len(rows), -1)
                     self.ids = np.concatenate([self.ids, ids])
-                    self.bits = np.concatenate([self.bits, bits])
+                    self.columns = [np.concatenate([c, bits[:, i]]) for i, c in enumerate(self.columns)]
                 self.max_id = max_id
-            return self.ids, self.bits
+            return self.ids, self.columns
+
+
+def hamming(columns, query_bits):
+    """Distances (uint16) from the query's sign bits to every row."""
+    words = np.frombuffer(query_bits, dtype=np.uint64)
+    distance = np.bitwise_count(columns[0] ^ words[0]).astype(np.uint16)
+    for column, word in zip(columns[1:], words[1:]):
+        distance += np.bitwise_count(column ^ word)
+    return distance
+
+
+def nearest(distance, k):
+    """Row positions of the k smallest distances (ties at the cut broken by position).
+    Distances are small integers, so a histogram finds the cut faster than a partition."""
+    counts = np.cumsum(np.bincount(distance, minlength=int(distance.max()) + 1))
+    cut = int(np.searchsorted(counts, k))
+    below = np.flatnonzero(distance < cut)
+    at = np.flatnonzero(distance == cut)[: max(0, k - len(below))]
+    return np.concatenate([below, at])
 
 
 _indexes = {}
@@ -195,23 +221,21 @@ def semantic_message_ids(conn, query, *, limit=50, allowed=None):
     ``allowed``: SQL selecting the embedding ids a filter allows (None: all)."""
     if not (query or "").strip():
         return []
-    ids, bits = index_for(conn).refresh(conn)
+    ids, columns = index_for(conn).refresh(conn)
     if not len(ids):
         return []
     vector = embedder().embed([query])[0]
-    qbits = np.frombuffer(np.packbits(vector > 0).tobytes(), dtype=np.uint64)
-    distance = np.bitwise_count(bits ^ qbits).sum(axis=1, dtype=np.int32)
+    distance = hamming(columns, np.packbits(vector > 0).tobytes())
     if allowed is not None:
         keep = np.isin(ids, np.fromiter((r[0] for r in conn.execute(*allowed)), dtype=np.int64))
-        distance = np.where(keep, distance, np.iinfo(np.int32).max)
+        if not keep.any():
+            return []
+        distance[~keep] = DIMS + 1
         available = int(keep.sum())
     else:
         available = len(ids)
-    if not available:
-        return []
-    k = min(max(CANDIDATES, limit * 8), available)
-    shortlist = np.argpartition(distance, k - 1)[:k] if k < len(ids) else np.arange(len(ids))
-    shortlist = shortlist[distance[shortlist] < np.iinfo(np.int32).max]
+    shortlist = nearest(distance, min(max(CANDIDATES, limit * 8), available))
+    shortlist = shortlist[distance[shortlist] <= DIMS]
     rows = conn.execute(
         "SELECT message_id, vector, scale FROM chatgpt_embedding WHERE id IN (SELECT value FROM json_each(?))",
         [json.dumps(ids[shortlist].tolist())],
@@ -249,9 +273,8 @@ def _allowed(filters):
 
 
 def _semantic_groups(conn, q, filters, depth, per_conversation):
-    """Conversations by their best-matching message: [(conversation id, [message dicts])]."""
-    from .search import _clip, plain_text
-
+    """Conversations by their best-matching message: [(conversation id, [message dicts])];
+    the messages carry their text, made into a snippet only if shown."""
     hits = semantic_message_ids(conn, q, limit=depth * per_conversation, allowed=_allowed(filters))
     if not hits:
         return []
@@ -263,10 +286,17 @@ def _semantic_groups(conn, q, filters, depth, per_conversation):
     for mid, cid, node, role, created, current, text in sorted(rows, key=lambda r: -score[r[0]]):
         messages = groups.setdefault(cid, [])
         if len(messages) < per_conversation:
-            snippet, _ = _clip(plain_text(text or ""), [])
             messages.append({"node_id": node, "role": role, "create_time": created, "is_current": bool(current),
-                             "snippet": snippet, "highlights": [], "similarity": round(score[mid], 4)})
+                             "text": text, "highlights": [], "similarity": round(score[mid], 4)})
     return list(groups.items())[:depth]
+
+
+def _with_snippet(message):
+    from .search import _clip, plain_text
+
+    message = dict(message)
+    message["snippet"], _ = _clip(plain_text((message.pop("text") or "")[:2000]), [])
+    return message
 
 
 def hybrid_search(conn, q, *, mode="hybrid", since=None, until=None, role=None, model=None, project=None,
@@ -302,7 +332,7 @@ def hybrid_search(conn, q, *, mode="hybrid", since=None, until=None, role=None, 
         conversation.setdefault("title_match", False)
         messages = list(conversation.get("messages", []))
         seen = {m["node_id"] for m in messages}
-        messages += [m for m in by_meaning.get(cid, []) if m["node_id"] not in seen]
+        messages += [_with_snippet(m) for m in by_meaning.get(cid, []) if m["node_id"] not in seen]
         conversation["messages"] = messages[:per_conversation]
         conversation["match_count"] = max(conversation.get("match_count", 0), len(conversation["messages"]))
         conversation["score"] = round(fusion, 6)
