@@ -208,3 +208,23 @@ CREATE TRIGGER "chatgpt_textdoc_au" AFTER UPDATE ON "chatgpt_textdoc" BEGIN
   INSERT INTO "chatgpt_textdoc_fts" ("chatgpt_textdoc_fts", rowid, "title", "content") VALUES('delete', old.rowid, old."title", old."content");
   INSERT INTO "chatgpt_textdoc_fts" (rowid, "title", "content") VALUES (new.rowid, new."title", new."content");
 END;
+CREATE TRIGGER chatgpt_conversation_times_insert BEFORE INSERT ON chatgpt_conversation
+                WHEN new.create_time IS NOT NULL AND (typeof(new.create_time) NOT IN ('integer', 'real') OR new.create_time < 0 OR new.create_time > (julianday('now') - 2440587.5) * 86400.0 + 660) OR new.update_time IS NOT NULL AND (typeof(new.update_time) NOT IN ('integer', 'real') OR new.update_time < 0 OR new.update_time > (julianday('now') - 2440587.5) * 86400.0 + 660)
+                BEGIN
+                  SELECT RAISE(ABORT, 'create_time and update_time must be Unix seconds, from 1970 to now');
+                END;
+CREATE TRIGGER chatgpt_conversation_times_update BEFORE UPDATE ON chatgpt_conversation
+                WHEN new.create_time IS NOT NULL AND (typeof(new.create_time) NOT IN ('integer', 'real') OR new.create_time < 0 OR new.create_time > (julianday('now') - 2440587.5) * 86400.0 + 660) OR new.update_time IS NOT NULL AND (typeof(new.update_time) NOT IN ('integer', 'real') OR new.update_time < 0 OR new.update_time > (julianday('now') - 2440587.5) * 86400.0 + 660)
+                BEGIN
+                  SELECT RAISE(ABORT, 'create_time and update_time must be Unix seconds, from 1970 to now');
+                END;
+CREATE TRIGGER chatgpt_message_times_insert BEFORE INSERT ON chatgpt_message
+                WHEN new.create_time IS NOT NULL AND (typeof(new.create_time) NOT IN ('integer', 'real') OR new.create_time < 0 OR new.create_time > (julianday('now') - 2440587.5) * 86400.0 + 660) OR new.update_time IS NOT NULL AND (typeof(new.update_time) NOT IN ('integer', 'real') OR new.update_time < 0 OR new.update_time > (julianday('now') - 2440587.5) * 86400.0 + 660)
+                BEGIN
+                  SELECT RAISE(ABORT, 'create_time and update_time must be Unix seconds, from 1970 to now');
+                END;
+CREATE TRIGGER chatgpt_message_times_update BEFORE UPDATE ON chatgpt_message
+                WHEN new.create_time IS NOT NULL AND (typeof(new.create_time) NOT IN ('integer', 'real') OR new.create_time < 0 OR new.create_time > (julianday('now') - 2440587.5) * 86400.0 + 660) OR new.update_time IS NOT NULL AND (typeof(new.update_time) NOT IN ('integer', 'real') OR new.update_time < 0 OR new.update_time > (julianday('now') - 2440587.5) * 86400.0 + 660)
+                BEGIN
+                  SELECT RAISE(ABORT, 'create_time and update_time must be Unix seconds, from 1970 to now');
+                END;

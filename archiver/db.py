@@ -270,14 +270,17 @@ _CONVERSATION_UPSERT = _CONVERSATION_INSERT + " ON CONFLICT(id) DO UPDATE SET " 
 _CONVERSATION_INSERT_MISSING = _CONVERSATION_INSERT + " ON CONFLICT DO NOTHING"
 
 
-def save_rows(conn, rows, *, captured_at=None, authoritative=False):
+def save_rows(conn, rows, *, captured_at=None, authoritative=False, received_at=None):
     """Merge one conversation's reshaped rows; returns how many messages are new.
 
     A capture at least as new as what is stored (by the conversation's ``update_time``)
     updates every field and decides the current branch. An older one (say, an export
     imported after live captures) only adds the nodes we did not have. Nothing is deleted.
     ``authoritative`` treats the capture as newest whatever its time (used by rebuild).
+    No time is trusted beyond when the capture arrived (``received_at``, else
+    ``captured_at``, else now) plus TRUST_MARGIN: see bound_times.
     """
+    rows = bound_times(rows, received_at or captured_at)
     conversation = rows[CONVERSATION_TABLE][0]
     cid = conversation["id"]
     stored = conn.execute(
@@ -321,6 +324,35 @@ def save_rows(conn, rows, *, captured_at=None, authoritative=False):
     return sum(1 for m in messages if m["node_id"] not in known)
 
 
+# How far past its arrival a capture's times are believed: ChatGPT's clock and ours may
+# differ by a little. A capture claiming a later time is clamped to this bound, so a forged
+# future update_time wins for at most this long, and never outlives a genuine later capture.
+TRUST_MARGIN = 600.0
+
+
+def epoch_of(iso):
+    """Seconds of one of our own ISO receive times (``now_iso()``); None if unreadable."""
+    try:
+        return datetime.fromisoformat(iso).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+def bound_times(rows, received_at=None):
+    """The rows with every time clamped to ``received_at`` (ISO) + TRUST_MARGIN. Pure."""
+    received = epoch_of(received_at) if received_at else None
+    bound = (received if received is not None else datetime.now(timezone.utc).timestamp()) + TRUST_MARGIN
+
+    def clamp(row):
+        late = [c for c in ("create_time", "update_time") if row[c] is not None and row[c] > bound]
+        return dict(row, **dict.fromkeys(late, bound)) if late else row
+
+    return dict(rows, **{
+        CONVERSATION_TABLE: [clamp(r) for r in rows[CONVERSATION_TABLE]],
+        MESSAGE_TABLE: [clamp(m) for m in rows[MESSAGE_TABLE]],
+    })
+
+
 def _assign_row_ids(conn, cid, messages, mine):
     """Message rows are keyed by node id, as in the 2023 design. Node ids are not always
     unique across conversations (every 2025 root is ``client-created-root``), so a node whose
@@ -355,26 +387,39 @@ def rebuild(conn, *, progress=None):
     Returns (captures replayed, captures skipped).
     """
     replayed = skipped = 0
+    # Each capture's claimed time counts only up to when it arrived (plus the margin), as it
+    # did live: a capture that lied about the future cannot end up last.
     ids = [
-        r[0]
-        for r in conn.execute(
-            "SELECT id FROM chatgpt_capture ORDER BY conversation_id, coalesce(update_time, 0), id"
+        capture_id
+        for _, _, capture_id in sorted(
+            (cid or "", _trusted_time(update_time, received), capture_id)
+            for capture_id, cid, update_time, received in conn.execute(
+                "SELECT id, conversation_id, update_time, received_at FROM chatgpt_capture"
+            )
         )
     ]
     for capture_id in ids:
-        (body,) = conn.execute("SELECT body FROM chatgpt_capture WHERE id = ?", [capture_id]).fetchone()
+        body, received = conn.execute(
+            "SELECT body, received_at FROM chatgpt_capture WHERE id = ?", [capture_id]
+        ).fetchone()
         try:
             capture = prepare_capture(gzip.decompress(body))
         except ValueError:
             skipped += 1
             continue
-        save_rows(conn, capture.rows, authoritative=True)
+        save_rows(conn, capture.rows, authoritative=True, received_at=received)
         replayed += 1
         if progress:
             progress(replayed + skipped, len(ids))
     for table in ("chatgpt_message", "chatgpt_conversation"):
         conn.execute(f"INSERT INTO {table}_fts ({table}_fts) VALUES ('rebuild')")
     return replayed, skipped
+
+
+def _trusted_time(update_time, received_at):
+    claimed = to_epoch(update_time) or 0.0
+    received = epoch_of(received_at)
+    return claimed if received is None else min(claimed, received + TRUST_MARGIN)
 
 
 def archive_stats(conn):

@@ -222,3 +222,40 @@ def m004_secret_out_of_the_archive(db):
     only): on loopback anyone may run SQL on the archive, and must not read the secret."""
     if db["archiver_meta"].exists():
         db.execute("DELETE FROM archiver_meta WHERE key = 'datasette_secret'")
+
+
+# Times are Unix seconds from 1970 to shortly after now. Captures are clamped on the way in
+# (reshape.to_epoch, db.bound_times); these triggers hold every other writer (the insert API,
+# a 2023-design client) to the same range, so no page meets a time it cannot show. The bound
+# is db.TRUST_MARGIN (600 s) past now, plus a minute for SQLite's millisecond clock.
+_TIME_OUT_OF_RANGE = (
+    "new.{c} IS NOT NULL AND (typeof(new.{c}) NOT IN ('integer', 'real') OR new.{c} < 0"
+    " OR new.{c} > (julianday('now') - 2440587.5) * 86400.0 + 660)"
+)
+
+
+@migrations()
+def m015_times_in_range(db):
+    """Old archives may hold times in milliseconds, negative, or far in the future (a forged
+    capture): milliseconds become seconds, the rest is cleared (the raw capture keeps it)."""
+    for table in ("chatgpt_conversation", "chatgpt_message"):
+        for column in ("create_time", "update_time"):
+            db.execute(
+                f"UPDATE {table} SET {column} = CASE"
+                f" WHEN typeof({column}) IN ('integer', 'real') AND {column} >= 1e11 AND {column} < 1e14"
+                f" AND {column} / 1000.0 <= (julianday('now') - 2440587.5) * 86400.0 + 660"
+                f" THEN {column} / 1000.0 ELSE NULL END"
+                f" WHERE {column} IS NOT NULL AND (typeof({column}) NOT IN ('integer', 'real')"
+                f" OR {column} < 0 OR {column} > (julianday('now') - 2440587.5) * 86400.0 + 660)"
+            )
+        check = " OR ".join(_TIME_OUT_OF_RANGE.format(c=c) for c in ("create_time", "update_time"))
+        for event in ("INSERT", "UPDATE"):
+            db.execute(
+                f"""
+                CREATE TRIGGER {table}_times_{event.lower()} BEFORE {event} ON {table}
+                WHEN {check}
+                BEGIN
+                  SELECT RAISE(ABORT, 'create_time and update_time must be Unix seconds, from 1970 to now');
+                END
+                """
+            )
