@@ -255,7 +255,11 @@ _MESSAGE_UPSERT = (
     _MESSAGE_INSERT
     + " ON CONFLICT(id) DO UPDATE SET "
     + ", ".join(f"[{c}] = {_KEEP_STRUCTURE.get(c, f'excluded.[{c}]')}" for c in _UPDATED)
-    + " WHERE ({}) IS NOT ({})".format(
+    # Never another conversation's row, nor another node's (defence in depth: ids are given so
+    # that this cannot happen, see _assign_row_ids).
+    + " WHERE chatgpt_message.conversation_id IS excluded.conversation_id"
+    + " AND chatgpt_message.node_id IS excluded.node_id"
+    + " AND ({}) IS NOT ({})".format(
         ", ".join(f"chatgpt_message.[{c}]" for c in _UPDATED), ", ".join(f"excluded.[{c}]" for c in _UPDATED)
     )
 )
@@ -356,25 +360,34 @@ def bound_times(rows, received_at=None):
 def _assign_row_ids(conn, cid, messages, mine):
     """Message rows are keyed by node id, as in the 2023 design. Node ids are not always
     unique across conversations (every 2025 root is ``client-created-root``), so a node whose
-    id another conversation already holds gets ``<conversation id>:<node id>`` instead.
-    Ids, once given, are kept (``mine``: this conversation's node id -> row id)."""
+    id is taken gets ``<conversation id>:<node id>``, and should that be taken too (ids may
+    hold colons, so ``a`` + ``b:c`` and ``a:b`` + ``c`` meet), ``...:2``, ``...:3``.
+    A candidate is used only when no row at all has it, so a new node never lands in a row
+    another conversation, or another node, owns. Ids, once given, are kept (``mine``: this
+    conversation's node id -> row id)."""
     fresh = [m["node_id"] for m in messages if m["node_id"] not in mine]
-    taken = set()
-    if fresh:
-        taken = {
-            r[0]
-            for r in conn.execute(
-                "SELECT id FROM chatgpt_message WHERE id IN (SELECT value FROM json_each(?))"
-                " AND conversation_id IS NOT ?",
-                [json.dumps(fresh), cid],
-            )
-        }
-    out = []
-    for m in messages:
-        node = m["node_id"]
-        row_id = mine.get(node) or (f"{cid}:{node}" if node in taken else node)
-        out.append(m if row_id == m["id"] else dict(m, id=row_id))
-    return out
+    if not fresh:
+        return [m if mine[m["node_id"]] == m["id"] else dict(m, id=mine[m["node_id"]]) for m in messages]
+    candidates = [c for node in fresh for c in (node, f"{cid}:{node}")]
+    used = set(mine.values()) | {
+        r[0] for r in conn.execute(
+            "SELECT id FROM chatgpt_message WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(candidates)]
+        )
+    }
+    given = dict(mine)
+    for node in fresh:
+        row_id = next((c for c in (node, f"{cid}:{node}") if c not in used), None)
+        suffix = 2
+        while row_id is None:  # rare: only when someone chose ids to collide
+            candidate = f"{cid}:{node}:{suffix}"
+            if candidate not in used and conn.execute(
+                "SELECT 1 FROM chatgpt_message WHERE id = ?", [candidate]
+            ).fetchone() is None:
+                row_id = candidate
+            suffix += 1
+        used.add(row_id)
+        given[node] = row_id
+    return [m if given[m["node_id"]] == m["id"] else dict(m, id=given[m["node_id"]]) for m in messages]
 
 
 def rebuild(conn, *, progress=None):
