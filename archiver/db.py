@@ -19,7 +19,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from .migrations import migrations
+from .migrations import CAPTURE_WRITING, migrations
 from .reshape import (
     ASSET_LINK_TABLE,
     CONVERSATION_COLUMNS,
@@ -285,6 +285,22 @@ def save_rows(conn, rows, *, captured_at=None, authoritative=False, received_at=
     ``captured_at``, else now) plus TRUST_MARGIN: see bound_times.
     """
     rows = bound_times(rows, received_at or captured_at)
+    with writing_as_capture(conn):
+        return _save_rows(conn, rows, captured_at, authoritative)
+
+
+@contextmanager
+def writing_as_capture(conn):
+    """Tells the database guards (migrations.m016) that a capture writes: the marker lives
+    only inside this uncommitted transaction, so no other writer ever sees it."""
+    conn.execute("INSERT OR REPLACE INTO archiver_meta (key, value) VALUES (?, '1')", [CAPTURE_WRITING])
+    try:
+        yield
+    finally:
+        conn.execute("DELETE FROM archiver_meta WHERE key = ?", [CAPTURE_WRITING])
+
+
+def _save_rows(conn, rows, captured_at, authoritative):
     conversation = rows[CONVERSATION_TABLE][0]
     cid = conversation["id"]
     stored = conn.execute(
@@ -400,6 +416,7 @@ def rebuild(conn, *, progress=None):
     Returns (captures replayed, captures skipped).
     """
     replayed = skipped = 0
+    nodes = set()  # (conversation, node) of every capture replayed
     # Each capture's claimed time counts only up to when it arrived (plus the margin), as it
     # did live: a capture that lied about the future cannot end up last.
     ids = [
@@ -421,12 +438,37 @@ def rebuild(conn, *, progress=None):
             skipped += 1
             continue
         save_rows(conn, capture.rows, authoritative=True, received_at=received)
+        cid = capture.conversation["id"]
+        nodes.update((cid, m["node_id"]) for m in capture.rows[MESSAGE_TABLE])
         replayed += 1
         if progress:
             progress(replayed + skipped, len(ids))
+    _drop_strays(conn, nodes)
     for table in ("chatgpt_message", "chatgpt_conversation"):
         conn.execute(f"INSERT INTO {table}_fts ({table}_fts) VALUES ('rebuild')")
     return replayed, skipped
+
+
+def _drop_strays(conn, nodes):
+    """Before the insert API was held back (m016), a token could move a captured message into
+    another conversation. Replaying has put every captured node back where its captures say;
+    a row left in a captured conversation that none of its captures holds, but another
+    conversation's captures do, is such a moved copy, and goes."""
+    by_node = {}
+    for cid, node in nodes:
+        by_node.setdefault(node, set()).add(cid)
+    captured = {cid for cid, _ in nodes}
+    strays = [
+        row_id
+        for row_id, cid, node in conn.execute("SELECT id, conversation_id, node_id FROM chatgpt_message")
+        if cid in captured and (cid, node) not in nodes and by_node.get(node, set()) - {cid}
+    ]
+    with writing_as_capture(conn):
+        conn.executemany("DELETE FROM chatgpt_message WHERE id = ?", [[r] for r in strays])
+        conn.execute(
+            "UPDATE chatgpt_conversation SET message_count = (SELECT count(*) FROM chatgpt_message m"
+            " WHERE m.conversation_id = chatgpt_conversation.id AND m.author_role IS NOT NULL)"
+        )
 
 
 def _trusted_time(update_time, received_at):

@@ -229,10 +229,10 @@ def test_bulk_import_indexes_once_and_an_interrupted_one_is_repaired(tmp_path):
     assert [r["content_type"] for r in db["chatgpt_message"].search("zephyrine")] == ["text"]
     db.execute("insert into chatgpt_message_fts(chatgpt_message_fts, rank) values ('integrity-check', 1)")
     # An import killed while the triggers were paused: the next open restores and re-indexes.
-    from archiver.db import pause_search_index
+    from archiver.db import pause_search_index, writing_as_capture
 
     pause_search_index(db.conn)
-    with db.conn:
+    with db.conn, writing_as_capture(db.conn):
         db.conn.execute("update chatgpt_message set text = 'a brand new wombat' where node_id = ?",
                         [EVERY["current_node"]])
     db.close()  # and the process died before restoring them

@@ -83,6 +83,7 @@ def test_rebuild_repairs_a_takeover_an_old_archive_holds(db):
         # capture arrived an hour before the genuine one. (No range triggers then.)
         for name in ("insert", "update"):
             conn.execute(f"drop trigger chatgpt_conversation_times_{name}")
+        conn.execute("drop trigger chatgpt_conversation_keeps_capture")  # nor m016's guards
         conn.execute("update chatgpt_capture set update_time = 5e9, received_at = ? where id = 1",
                      [archiver.db.datetime.fromtimestamp(time.time() - 3600, archiver.db.timezone.utc).isoformat()])
         conn.execute("update chatgpt_conversation set title = 'forged', update_time = 5e9")
@@ -179,6 +180,9 @@ def test_an_old_archive_with_bad_times_is_repaired_on_open(db_path):
             for table in ("chatgpt_message", "chatgpt_conversation"):
                 conn.execute(f"drop trigger {table}_times_{name}")
         conn.execute("delete from _sqlite_migrations where name = 'm015_times_in_range'")
+        for name in ("chatgpt_message_keeps_identity", "chatgpt_message_keeps_capture",
+                     "chatgpt_conversation_keeps_capture"):
+            conn.execute(f"drop trigger {name}")  # m016 comes later; keep it from refusing the damage
         # What the old code stored from hostile captures, and a 2023 client's milliseconds.
         conn.execute("update chatgpt_conversation set create_time = 1e20, update_time = -3")
         conn.execute(f"update chatgpt_message set create_time = 1714585000123 where node_id = '{CID}-n0'")
