@@ -90,7 +90,7 @@ def test_transcript_shows_the_current_branch_and_switches(loaded):
     other = re.findall(r'class="prev" href="\?leaf=([^"#]+)', page.text)[0]
     switched = loaded.get(f"/-/c/{cid}?leaf={other}")
     assert f'id="m-{other}"' in switched.text and f'id="m-{current}"' not in switched.text
-    assert '<details class="turn system hidden"' in page.text  # hidden nodes collapsed
+    assert '<details class="turn empty system hidden hidden-row"' in page.text  # hidden nodes collapsed
     assert "/-/capture/1.json" in page.text
 
 

@@ -6,7 +6,10 @@ from datasette.utils.asgi import Forbidden, NotFound, Response
 
 from .auth import archive_database
 from .common import can_read_all, is_published, render
-from .render import branch, children_of, markdown, switch_targets, when
+from .render import branch, children_of, human_time, switch_targets, when
+from .turns import build_turns
+
+PAGE_SIZE = 500  # messages per page: thousands of turns would make one slow, huge page
 
 
 async def transcript_page(datasette, request):
@@ -31,13 +34,17 @@ async def transcript_page(datasette, request):
     children = children_of(rows)
     turns = []
     for row, siblings, position in branch(rows, leaf):
-        if row["author_role"] is None:
-            continue  # the root and other message-less nodes
         prev_leaf, next_leaf = switch_targets(siblings, position, children)
         turns.append(dict(row, siblings=len(siblings), position=position + 1,
-                          prev_leaf=prev_leaf, next_leaf=next_leaf, when=when(row["create_time"])))
+                          prev_leaf=prev_leaf, next_leaf=next_leaf, when=when(row["create_time"]),
+                          prev_fork=siblings[position - 1] if prev_leaf else None,
+                          next_fork=siblings[position + 1] if next_leaf else None))
     if fmt == "md":
+        turns = [t for t in turns if t["author_role"] is not None]
         return Response.text(export_markdown(conversation, turns), headers=_download(cid, "md"))
+    pages = max(1, -(-len(turns) // PAGE_SIZE))
+    page = _page_number(request.args.get("page"), pages, turns, request.args.get("leaf"))
+    shown = turns[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
     captures = (await db.execute(
         "SELECT id, received_at, token_name, source, size, shape FROM chatgpt_capture"
         " WHERE conversation_id = ? ORDER BY id", [cid])).dicts()
@@ -47,14 +54,25 @@ async def transcript_page(datasette, request):
         " JOIN chatgpt_asset_file f ON f.file_id = l.file_id JOIN chatgpt_asset a ON a.sha256 = f.sha256"
         " WHERE l.conversation_id = ? GROUP BY l.node_id, l.file_id", [cid])).dicts():
         files.setdefault(row["node_id"], []).append(row)
-    for turn in turns:
-        turn["html"] = markdown(turn["text"])
-        turn["files"] = files.get(turn["node_id"], [])
+    views = build_turns(shown, files, asset_url=lambda f: datasette.urls.path(f"-/asset/{f}"),
+                        target=request.args.get("leaf"), page=page if pages > 1 else None)
     return await render(datasette, request, "archiver_transcript.html", {
-        "conversation": conversation, "turns": turns, "captures": captures,
-        "database": db.name, "when": when, "target": request.args.get("leaf"),
-        "can_read_all": reader,
+        "conversation": conversation, "turns": views, "captures": captures,
+        "database": db.name, "when": human_time, "can_read_all": reader,
+        "page": page, "pages": pages, "leaf": request.args.get("leaf"),
+        "hidden_count": sum(1 for v in views if not v["shown"]),
+        "transcript_static": lambda path: datasette.urls.static_plugins("chatgpt-archiver", path),
     })
+
+
+def _page_number(asked, pages, turns, leaf):
+    """The page asked for; else the one holding the linked message; else the first."""
+    if asked and asked.isdigit():
+        return min(max(1, int(asked)), pages)
+    for i, turn in enumerate(turns):
+        if leaf and turn["node_id"] == leaf:
+            return i // PAGE_SIZE + 1
+    return 1
 
 
 def _download(cid, ext):
