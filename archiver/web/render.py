@@ -130,6 +130,13 @@ def pygments_css():
     return _FORMATTER.get_style_defs(".md pre")
 
 
+def pygments_dark_css():
+    """Code colours for the dark theme (the default style's blues vanish on a dark block)."""
+    css = HtmlFormatter(nowrap=True, style="github-dark").get_style_defs(".archiver-transcript .md pre")
+    rules = [line for line in css.splitlines() if not line.lstrip().startswith(("pre {", "td.", "span.linenos"))]
+    return Markup("@media (prefers-color-scheme: dark) {\n" + "\n".join(rules) + "\n}")
+
+
 def children_of(rows):
     """node id -> child node ids, in sibling order (child_index, then time, then id)."""
     children = {}

@@ -6,8 +6,8 @@ from datasette.utils.asgi import Forbidden, NotFound, Response
 
 from .auth import archive_database
 from .common import can_read_all, is_published, render
-from .render import branch, children_of, human_time, switch_targets, when
-from .turns import build_turns
+from .render import children_of, human_time, pygments_dark_css
+from .turns import branch_rows, build_turns
 
 PAGE_SIZE = 500  # messages per page: thousands of turns would make one slow, huge page
 
@@ -31,14 +31,7 @@ async def transcript_page(datasette, request):
     if fmt == "json":
         return Response.json(export_json(conversation, rows), headers=_download(cid, "json"))
     leaf = request.args.get("leaf") or conversation["current_leaf"] or conversation["current_node"]
-    children = children_of(rows)
-    turns = []
-    for row, siblings, position in branch(rows, leaf):
-        prev_leaf, next_leaf = switch_targets(siblings, position, children)
-        turns.append(dict(row, siblings=len(siblings), position=position + 1,
-                          prev_leaf=prev_leaf, next_leaf=next_leaf, when=when(row["create_time"]),
-                          prev_fork=siblings[position - 1] if prev_leaf else None,
-                          next_fork=siblings[position + 1] if next_leaf else None))
+    turns = branch_rows(rows, leaf)
     if fmt == "md":
         turns = [t for t in turns if t["author_role"] is not None]
         return Response.text(export_markdown(conversation, turns), headers=_download(cid, "md"))
@@ -60,7 +53,7 @@ async def transcript_page(datasette, request):
         "conversation": conversation, "turns": views, "captures": captures,
         "database": db.name, "when": human_time, "can_read_all": reader,
         "page": page, "pages": pages, "leaf": request.args.get("leaf"),
-        "hidden_count": sum(1 for v in views if not v["shown"]),
+        "hidden_count": sum(1 for v in views if not v["shown"]), "dark_code_css": pygments_dark_css(),
         "transcript_static": lambda path: datasette.urls.static_plugins("chatgpt-archiver", path),
     })
 

@@ -15,7 +15,7 @@ from markupsafe import Markup
 
 from ..content import deep_research_report, file_id, search_results
 from .citations import Sources, domain_of, link_citations, mark_citations, safe_url
-from .render import human_time, markdown
+from .render import branch, children_of, human_time, markdown, switch_targets, when
 
 # Kinds a person reads in ChatGPT's own view; the others are collapsible blocks.
 MAIN_KINDS = ("user", "assistant", "image")
@@ -28,6 +28,21 @@ def _dict(value):
 
 def _str(value):
     return value if isinstance(value, str) else ""
+
+
+def branch_rows(rows, leaf):
+    """The rows of the branch ending at ``leaf``, root first, each with what its branch
+    switcher needs: ``siblings``, ``position`` (1-based), the leaves to switch to and the
+    sibling (``prev_fork``/``next_fork``) the page should land on after switching."""
+    children = children_of(rows)
+    out = []
+    for row, siblings, position in branch(rows, leaf):
+        prev_leaf, next_leaf = switch_targets(siblings, position, children)
+        out.append(dict(row, siblings=len(siblings), position=position + 1, when=when(row["create_time"]),
+                        prev_leaf=prev_leaf, next_leaf=next_leaf,
+                        prev_fork=siblings[position - 1] if prev_leaf else None,
+                        next_fork=siblings[position + 1] if next_leaf else None))
+    return out
 
 
 def build_turns(path, files, *, asset_url, target=None, page=None):
@@ -230,6 +245,11 @@ def _tool(view, row, content, metadata):
         view["label"] = "Python output" + (f" ({status.replace('_', ' ')})" if status not in ("", "success") else "")
         view["html"] = markdown(_fence(_str(content.get("text")))) if _str(content.get("text")).strip() else Markup("")
         return
+    browsed = _browsing_results(content, metadata) if ctype == "tether_browsing_display" else []
+    if browsed:
+        view["label"] = f"Searched the web · {len(browsed)} result{'s' if len(browsed) != 1 else ''}"
+        view["results"] = _results(browsed)
+        return
     if ctype == "system_error":
         view["label"] = f"Error from {name}"
     elif ctype == "tether_quote":
@@ -244,6 +264,22 @@ def _tool(view, row, content, metadata):
     else:
         view["label"] = f"Output of {name}"
     view["html"] = Markup('<div class="plain">{}</div>').format(text) if text.strip() else Markup("")
+
+
+_BROWSER_RESULT = re.compile(r"^#? ?【(\d+)†([^†】\n]*)(?:†([^】\n]*))?】\n?(.*?)(?=^#? ?【\d+†|\Z)", re.M | re.S)
+
+
+def _browsing_results(content, metadata):
+    """2023 browser search results are a text listing (``# 【0†title†domain】`` then the
+    snippet); their URLs are in ``metadata._cite_metadata.metadata_list``, by position."""
+    listing = _str(content.get("result"))
+    pages = [_dict(m) for m in _dict(metadata.get("_cite_metadata")).get("metadata_list") or []]
+    out = []
+    for match in _BROWSER_RESULT.finditer(listing):
+        index, title, domain, snippet = int(match.group(1)), match.group(2), match.group(3) or "", match.group(4)
+        page = pages[index] if index < len(pages) and _str(pages[index].get("title")) == title else {}
+        out.append({"title": title, "url": _str(page.get("url")), "snippet": snippet.strip(), "domain": domain})
+    return out
 
 
 def _image(view, row, content, metadata):
