@@ -4,6 +4,7 @@ snippets, charts, dates. Conversation text is untrusted input: everything here e
 import re
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
+from functools import lru_cache
 
 from latex2mathml.converter import convert as latex_to_mathml
 from markdown_it import MarkdownIt
@@ -64,6 +65,7 @@ def _rebuild(element, out):
     out.append(str(escape(element.tail or "")))
 
 
+@lru_cache(maxsize=4096)  # formulas repeat (x, n, \alpha); converting one costs about a millisecond
 def math_html(latex, display=False, in_paragraph=False):
     """LaTeX -> inert MathML; LaTeX that does not convert is shown as its source. Display
     math inside a paragraph is wrapped in a span (a div would end the paragraph)."""
