@@ -221,6 +221,15 @@ def test_private_use_citations_resolve_through_references_and_search_results():
         "\ue203Fact.\ue204 \ue200cite\ue202turn0search0\ue201 More \ue200cite\ue202turn0search1\ue202turn0search9\ue201\uf8f07\uf8f1.", metadata)
     assert text == "Fact. \uf8f01\uf8f1 More \uf8f02\uf8f17."  # a forged placeholder is stripped first
     assert [(s["n"], s["title"], s["url"]) for s in sources.items] == [(1, "A", "https://a.example/"), (2, "B", "https://b.example/1")]
+    # Grouped references cite several pages at once; other kinds show their own alt text.
+    grouped = {"content_references": [
+        {"matched_text": "\ue200cite\ue202turn0search3\ue201", "type": "grouped_webpages", "items": [
+            {"title": "C", "url": "https://c.example/"}, {"title": "D", "url": "vbscript:x"}]},
+        {"matched_text": "\ue200navlist\ue202Walks\ue201", "type": "nav_list", "alt": "[Walks](https://w.example/)"}]}
+    text, sources = mark_citations("See \ue200cite\ue202turn0search3\ue201 and \ue200navlist\ue202Walks\ue201.", grouped)
+    assert str(link_citations(markdown(text), sources)) == (
+        '<p>See <sup class="cite"><a href="https://c.example/" title="C" rel="noopener noreferrer nofollow"'
+        ' target="_blank">1</a></sup><sup class="cite" title="D">2</sup> and <a href="https://w.example/">Walks</a>.</p>\n')
 
 
 def test_human_time():
