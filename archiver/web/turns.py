@@ -11,7 +11,7 @@ import json
 import re
 from urllib.parse import quote
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from ..content import deep_research_report, file_id, search_results
 from .citations import Sources, domain_of, link_citations, mark_citations, safe_url
@@ -159,9 +159,14 @@ def _message_text(row, content, view):
     return row["text"] or ""  # other types: the searchable rendering from content.py
 
 
+def _plain(text):
+    """Text exactly as written (escaped; the page keeps its line breaks)."""
+    return Markup(f'<div class="plain">{escape(text)}</div>') if text.strip() else Markup("")
+
+
 def _user(view, row, content, metadata):
     text = _message_text(row, content, view)
-    view["html"] = Markup('<div class="plain">{}</div>').format(text) if text.strip() else Markup("")
+    view["html"] = _plain(text)
 
 
 def _assistant(view, row, content, metadata):
@@ -263,7 +268,7 @@ def _tool(view, row, content, metadata):
         view["label"] = "Memory updated"
     else:
         view["label"] = f"Output of {name}"
-    view["html"] = Markup('<div class="plain">{}</div>').format(text) if text.strip() else Markup("")
+    view["html"] = _plain(text)
 
 
 _BROWSER_RESULT = re.compile(r"^#? ?【(\d+)†([^†】\n]*)(?:†([^】\n]*))?】\n?(.*?)(?=^#? ?【\d+†|\Z)", re.M | re.S)
@@ -285,7 +290,7 @@ def _browsing_results(content, metadata):
 def _image(view, row, content, metadata):
     text = _message_text(row, content, view)
     view["label"] = _str(metadata.get("image_gen_title")) or "Image"
-    view["html"] = Markup('<div class="plain">{}</div>').format(text) if text.strip() else Markup("")
+    view["html"] = _plain(text)
 
 
 def _reasoning(view, row, content, metadata):
@@ -324,7 +329,7 @@ def _context(view, row, content, metadata):
         "model_editable_context": "Saved memory",
     }.get(ctype, f"{(row['author_role'] or 'hidden').capitalize()} message (hidden in ChatGPT)")
     text = row["text"] or ""
-    view["html"] = Markup('<div class="plain">{}</div>').format(text) if text.strip() else Markup("")
+    view["html"] = _plain(text)
 
 
 _RENDER = {
