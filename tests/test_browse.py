@@ -384,3 +384,28 @@ def test_real_conversations_render_without_raw_markers(client, auth):
                 assert raw not in visible, (path.name, cid, raw)
             seen += 1
     assert seen >= 30
+
+
+def test_turns_survive_fields_of_the_wrong_type():
+    """Every field of every message in the fixtures, swapped for each other JSON type: the
+    transcript still builds, and nothing becomes markup."""
+    rows = reshape_conversation(fixture_json("every_content_type.json"))["chatgpt_message"]
+    rows += reshape_conversation(RICH)["chatgpt_message"]
+    odd_values = ["<b>x</b>", 7, None, ["<i>", {"a": 1}], {"content_type": "<svg onload=1>"}]
+    built = 0
+    for row in rows:
+        if not row["message_json"] or row["message_json"] == "null":
+            continue
+        message = json.loads(row["message_json"])
+        for section in ("content", "metadata"):
+            for key in list(message.get(section) or {}):
+                for value in odd_values:
+                    changed = json.loads(row["message_json"])
+                    changed[section][key] = value
+                    bad = dict(row, message_json=json.dumps(changed), siblings=1, position=1,
+                               prev_leaf=None, next_leaf=None)
+                    for view in build_turns([bad], {}, asset_url=lambda f: f"/a/{f}"):
+                        html = str(view["html"]) + "".join(map(str, view["media"]))
+                        assert "<b>x" not in html and "<svg" not in html and "<i>" not in html, (key, value)
+                        built += 1
+    assert built > 1000

@@ -30,6 +30,11 @@ def _str(value):
     return value if isinstance(value, str) else ""
 
 
+def _list(value):
+    """A list field, or nothing: a string there would otherwise be walked letter by letter."""
+    return value if isinstance(value, list) else []
+
+
 def branch_rows(rows, leaf):
     """The rows of the branch ending at ``leaf``, root first, each with what its branch
     switcher needs: ``siblings``, ``position`` (1-based), the leaves to switch to and the
@@ -58,9 +63,13 @@ def build_turns(path, files, *, asset_url, target=None, page=None):
             results = []  # citation ids (turn0search3) count from the user's last message
         view = _view(row, files.get(row["node_id"], []), by_file, asset_url, results)
         results = results + view.pop("found", [])
-        if view["kind"] == "recap" and views and views[-1]["kind"] == "reasoning" and not views[-1]["timed"]:
-            views[-1]["label"] = view["label"]  # "Thought for 12s" names the thoughts above it
-            view["kind"], view["shown"] = "empty", False
+        if view["kind"] == "recap":
+            if views and views[-1]["kind"] == "reasoning" and not views[-1]["timed"]:
+                views[-1]["label"] = view["label"]  # "Thought for 12s" names the thoughts above it
+            if views and views[-1]["kind"] == "reasoning":
+                view["kind"], view["shown"] = "empty", False
+            else:  # thoughts not captured: the line alone
+                view["kind"], view["shown"] = "reasoning", True
         if row["node_id"] == target and view["kind"] != "empty":
             view["shown"], view["open"] = True, True
         if row["siblings"] > 1:
@@ -94,6 +103,7 @@ def _view(row, node_files, by_file, asset_url, earlier_results=()):
         message = {}
     message = _dict(message)
     content, metadata = _dict(message.get("content")), _dict(message.get("metadata"))
+    content = dict(content, content_type=_str(content.get("content_type")))
     view = {
         "node_id": row["node_id"], "role": row["author_role"], "model": row["model"],
         "when": human_time(row["create_time"]), "kind": _kind(row, content, metadata),
@@ -137,12 +147,12 @@ def _kind(row, content, metadata):
 
 
 def _has_image_part(content):
-    return any(_dict(p).get("content_type") == "image_asset_pointer" for p in content.get("parts") or [])
+    return any(_dict(p).get("content_type") == "image_asset_pointer" for p in _list(content.get("parts")))
 
 
 def _part_texts(content, view):
     out = []
-    for part in content.get("parts") or []:
+    for part in _list(content.get("parts")):
         if isinstance(part, str):
             out.append(part)
         elif _dict(part).get("content_type") == "audio_transcription":
@@ -200,7 +210,7 @@ def _code_of(row, content):
     if content.get("content_type") == "code":
         language = _str(content.get("language"))
         return _str(content.get("text")), "" if language == "unknown" else language
-    return "\n".join(p for p in content.get("parts") or [] if isinstance(p, str)) or row["text"] or "", ""
+    return "\n".join(p for p in _list(content.get("parts")) if isinstance(p, str)) or row["text"] or "", ""
 
 
 def _call(view, row, content, metadata):
@@ -227,7 +237,7 @@ def _canvas_call(recipient, code):
     except ValueError:
         doc = {}
     if recipient == "canmore.update_textdoc" or "updates" in doc:
-        updates = [_dict(u) for u in doc.get("updates") or []]
+        updates = [_dict(u) for u in _list(doc.get("updates"))]
         return "Edited the canvas", "\n\n".join(_fence(_str(u.get("replacement"))) for u in updates) or _fence(code)
     name, kind, body = _str(doc.get("name")), _str(doc.get("type")), _str(doc.get("content"))
     label = f"Canvas: {name}" if name else "Canvas"
@@ -278,7 +288,7 @@ def _browsing_results(content, metadata):
     """2023 browser search results are a text listing (``# 【0†title†domain】`` then the
     snippet); their URLs are in ``metadata._cite_metadata.metadata_list``, by position."""
     listing = _str(content.get("result"))
-    pages = [_dict(m) for m in _dict(metadata.get("_cite_metadata")).get("metadata_list") or []]
+    pages = [_dict(m) for m in _list(_dict(metadata.get("_cite_metadata")).get("metadata_list"))]
     out = []
     for match in _BROWSER_RESULT.finditer(listing):
         index, title, domain, snippet = int(match.group(1)), match.group(2), match.group(3) or "", match.group(4)
@@ -297,7 +307,7 @@ def _reasoning(view, row, content, metadata):
     seconds = metadata.get("finished_duration_sec")
     if content.get("content_type") == "thoughts":
         pieces = []
-        for thought in content.get("thoughts") or []:
+        for thought in _list(content.get("thoughts")):
             thought = _dict(thought)
             if _str(thought.get("summary")).strip():
                 pieces.append(f"**{_str(thought['summary']).strip()}**")
@@ -365,25 +375,25 @@ def _pointers(content, metadata):
 
     def add(part):
         part = _dict(part)
-        kind = _KINDS.get(part.get("content_type"))
+        kind = _KINDS.get(_str(part.get("content_type")))
         if kind and isinstance(part.get("asset_pointer"), str):
             found.append((kind, part["asset_pointer"], part))
         elif part.get("content_type") == "real_time_user_audio_video_asset_pointer":
             for inner in [part.get("audio_asset_pointer"), part.get("video_container_asset_pointer"),
-                          *(part.get("frames_asset_pointers") or [])]:
+                          *_list(part.get("frames_asset_pointers"))]:
                 add(inner)
 
     if content.get("content_type") == "image_asset_pointer":
         add(content)
-    for part in content.get("parts") or []:
+    for part in _list(content.get("parts")):
         add(part)
     screenshot = content.get("screenshot")
     if screenshot:
         add(screenshot)
-    for m in _dict(metadata.get("aggregate_result")).get("messages") or []:
+    for m in _list(_dict(metadata.get("aggregate_result")).get("messages")):
         if isinstance(_dict(m).get("image_url"), str):
             found.append(("image", m["image_url"], m))
-    for a in metadata.get("attachments") or []:
+    for a in _list(metadata.get("attachments")):
         a = _dict(a)
         if isinstance(a.get("id"), str):
             kind = "image" if _str(a.get("mime_type")).startswith("image/") else "file"
