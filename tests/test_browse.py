@@ -260,7 +260,7 @@ def test_turns_show_what_chatgpt_shows():
         ("u1", "user", True, "", [], [], 0, 0, None),
         ("a1", "empty", False, "", [], [], 0, 0, None),
         ("t1", "reasoning", True, "Thought for 7s", [], [], 0, 0, None),
-        ("r1", "empty", False, "", [], [], 0, 0, None),  # its "Thought for 7s" names t1
+        ("r1", "recap", False, "Thought for 7s", [], [], 0, 0, None),  # its words name t1
         ("a2", "assistant", True, "", [], [], 0, 0, None),
         ("u2", "user", True, "", [], [], 0, 1, None),
         ("c1", "call", True, "Searched the web: mountain huts open in june", [], [], 0, 0, None),

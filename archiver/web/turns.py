@@ -67,7 +67,7 @@ def build_turns(path, files, *, asset_url, target=None, page=None):
             if views and views[-1]["kind"] == "reasoning" and not views[-1]["timed"]:
                 views[-1]["label"] = view["label"]  # "Thought for 12s" names the thoughts above it
             if views and views[-1]["kind"] == "reasoning":
-                view["kind"], view["shown"] = "empty", False
+                view["shown"] = False  # folded into the block above; listed with the hidden rows
             else:  # thoughts not captured: the line alone
                 view["kind"], view["shown"] = "reasoning", True
         if row["node_id"] == target and view["kind"] != "empty":
