@@ -5,7 +5,7 @@ from datasette.utils.asgi import Forbidden, NotFound, Response
 from ..export import reshape_chatgpt_json as export_json
 from .auth import archive_database
 from .common import can_read_all, is_published, render
-from .render import human_time, pygments_dark_css
+from .render import human_time, pygments_dark_css, when
 from .turns import branch_rows, build_turns
 
 PAGE_SIZE = 500  # messages per page: thousands of turns would make one slow, huge page
@@ -32,7 +32,7 @@ async def transcript_page(datasette, request):
     leaf = request.args.get("leaf") or conversation["current_leaf"] or conversation["current_node"]
     turns = branch_rows(rows, leaf)
     if fmt == "md":
-        turns = [t for t in turns if t["author_role"] is not None]
+        turns = [dict(t, when=when(t["create_time"])) for t in turns if t["author_role"] is not None]
         return Response.text(export_markdown(conversation, turns), headers=_download(cid, "md"))
     pages = max(1, -(-len(turns) // PAGE_SIZE))
     page = _page_number(request.args.get("page"), pages, turns, request.args.get("leaf"))

@@ -15,7 +15,7 @@ from markupsafe import Markup, escape
 
 from ..content import deep_research_report, file_id, search_results
 from .citations import Sources, domain_of, link_citations, mark_citations, safe_url
-from .render import branch, children_of, human_time, markdown, switch_targets, when
+from .render import branch, children_of, human_time, markdown, switch_targets
 
 # Kinds a person reads in ChatGPT's own view; the others are collapsible blocks.
 MAIN_KINDS = ("user", "assistant", "image")
@@ -43,8 +43,7 @@ def branch_rows(rows, leaf):
     out = []
     for row, siblings, position in branch(rows, leaf):
         prev_leaf, next_leaf = switch_targets(siblings, position, children)
-        out.append(dict(row, siblings=len(siblings), position=position + 1, when=when(row["create_time"]),
-                        prev_leaf=prev_leaf, next_leaf=next_leaf,
+        out.append(dict(row, siblings=len(siblings), position=position + 1, prev_leaf=prev_leaf, next_leaf=next_leaf,
                         prev_fork=siblings[position - 1] if prev_leaf else None,
                         next_fork=siblings[position + 1] if next_leaf else None))
     return out
