@@ -166,6 +166,7 @@ def test_copy_button_copies_the_code(chromium, archive):
         page.goto(f"{archive.url}/-/c/{CID}")
         button = page.locator(f"#m-{NODE['a2']} pre button.copy")
         assert button.inner_text() == "Copy"
+        assert page.locator(f"#m-{NODE['a2']} pre .code-language").inner_text() == "python"
         button.click()
         page.wait_for_function("document.querySelector('pre button.copy').textContent === 'Copied'")
         copied = page.evaluate("navigator.clipboard.readText()")

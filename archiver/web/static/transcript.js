@@ -1,5 +1,5 @@
-// The transcript page's only script: a "Copy" button on every code block. Loaded from the
-// plugin's static folder (no inline script, nothing from the internet).
+// The transcript page's only script: a "Copy" button and the language's name on every code
+// block. Loaded from the plugin's static folder (no inline script, nothing from the internet).
 (function () {
   "use strict";
 
@@ -40,6 +40,13 @@
         window.setTimeout(function () { button.textContent = "Copy"; }, 2000);
       });
       pre.appendChild(button);
+      var language = /(?:^|\s)language-([\w+#.-]{1,30})(?:\s|$)/.exec((pre.querySelector("code") || pre).className);
+      if (language) {
+        var label = document.createElement("span");
+        label.className = "code-language";
+        label.textContent = language[1];
+        pre.appendChild(label);
+      }
     });
   }
 
