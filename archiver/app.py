@@ -37,7 +37,7 @@ from .guards import BodyGuard, BodyRefused, LoopbackHostGuard, error_response
 from .web.auth import WRITABLE_TABLES, authenticate
 from .web.config import browse_config, browse_metadata
 from .openapi import SPEC
-from .privacy import Refused, held_refusal, refusal
+from .privacy import Refused, allowed_items, held_refusal, refusal
 from .reshape import BadJSON, NotAConversation, parse_json
 from .scripts import USERSCRIPT_PATH, render_userscript
 from .textdocs import NotTextdocs, reshape_textdocs, save_textdocs
@@ -134,7 +134,7 @@ def create_app(
         await require_token(request)
         body = await request.body()
         listed = parse_listing(body)
-        ids = await archive.execute_fn(lambda conn: wanted_conversations(conn, listed))
+        ids = await archive.execute_fn(lambda conn: wanted_conversations(conn, allowed_items(conn, listed)))
         return JSONResponse({"ok": True, "wanted": ids})
 
     async def listed(request):

@@ -57,6 +57,16 @@ def _row(conversation_id, doc, version):
     }
 
 
+def export_textdoc_columns(doc):
+    """The columns a live capture fills, from an export's textdocs/ file where it says them."""
+    doc = doc if isinstance(doc, dict) else {}
+    text = lambda key: doc[key] if isinstance(doc.get(key), str) else None  # noqa: E731
+    version = doc.get("version")
+    return {"conversation_id": text("conversation_id"), "textdoc_id": text("id"),
+            "version": version if isinstance(version, int) and not isinstance(version, bool) else None,
+            "textdoc_type": text("textdoc_type") or text("type")}
+
+
 def save_textdocs(conn, rows):
     """Upsert the rows (a version already held is replaced only if it changed, so its
     search entry is not rewritten for nothing). Returns how many rows were given."""

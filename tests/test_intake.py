@@ -391,3 +391,20 @@ def test_real_server_refuses_an_oversized_file_while_it_streams(tmp_path):
     finally:
         server.stop()
     assert table(server.db, "select size from chatgpt_asset") == [(1000,)]
+
+
+def test_wanted_conversations_leave_out_what_the_settings_refuse(client, auth, db):
+    with write_transaction(db) as conn:
+        add_exclusion(conn, "conversation", "c-excluded")
+        add_exclusion(conn, "project", "g-p-secret")
+        set_setting(conn, "archive-do-not-remember-chats", "off")
+    listing = {"conversations": [
+        {"id": "c-excluded", "update_time": 1.0},
+        {"id": "c-project", "update_time": 1.0, "gizmo_id": "g-p-secret"},
+        {"id": "c-template", "update_time": 1.0, "conversation_template_id": "g-p-secret"},
+        {"id": "c-dnr", "update_time": 1.0, "is_do_not_remember": True},
+        {"id": "c-temporary", "update_time": 1.0, "is_temporary_chat": True},
+        {"id": "c-fine", "update_time": "2025-06-11T10:00:00Z", "gizmo_id": "g-OtherGpt", "is_do_not_remember": None},
+    ]}
+    response = client.post("/api/conversations/wanted", json=listing, headers=auth)
+    assert (response.status_code, response.json()) == (200, {"ok": True, "wanted": ["c-fine"]})

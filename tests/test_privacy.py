@@ -141,7 +141,7 @@ def test_forget_removes_a_conversation_and_only_what_nobody_else_uses(tmp_path, 
 
     code, output = run("forget", "--db", db_path, CID)
     assert (code, output) == (0, f"Forgot {CID}: 1 conversation, 40 messages, 1 capture, 1 canvas document,"
-                                 f" 9 file links, 2 files, 1 stored blob ({len(PLOT):,} bytes).\n")
+                                 f" 9 file links, 2 files, 1 stored blob ({len(PLOT):,} bytes), 2 other rows.\n")
     after = {t: rows(db_path, f"select count(*) from {t}")[0][0] for t in before}
     assert after == {"chatgpt_conversation": before["chatgpt_conversation"] - 1,
                      "chatgpt_message": before["chatgpt_message"] - 40,
@@ -149,7 +149,7 @@ def test_forget_removes_a_conversation_and_only_what_nobody_else_uses(tmp_path, 
                      "chatgpt_asset": before["chatgpt_asset"] - 1,
                      "chatgpt_asset_file": before["chatgpt_asset_file"] - 2}
     for table in ("chatgpt_message", "chatgpt_capture", "chatgpt_message_asset", "chatgpt_textdoc",
-                  "chatgpt_public"):
+                  "chatgpt_public", "chatgpt_message_feedback", "chatgpt_shared_conversation"):
         assert rows(db_path, f"select count(*) from {table} where conversation_id = ?", CID) == [(0,)], table
     # The search index follows: no message, title or canvas document of it is found.
     db = open_db(db_path)
@@ -230,3 +230,10 @@ def test_commands_that_only_read_or_remove_never_create_an_archive(tmp_path):
                  ["settings", "archive-temporary-chats"]):
         assert run(*args) == (1, missing), args
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_an_exports_canvas_document_gets_the_columns_a_live_one_has(tmp_path, db_path):
+    run("import", "--db", db_path, write_export(tmp_path / "export"))
+    assert rows(db_path, "select path, conversation_id, textdoc_id, version, textdoc_type, title, content"
+                         " from chatgpt_textdoc") == [
+        ("textdocs/6851c3f0.json", None, "6851c3f0", None, None, "Trail notes", "Pack the quinoa and a headlamp.")]
