@@ -23,24 +23,30 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Mount, Route, Router
 
 from . import __version__
-from .accounts import ACCOUNT_ID as QUERY_ID, MAX_LISTED, AccountConflict, check_account, check_account_id, record_account, save_listing
-from .assets import BadFileId, check_file_id, is_named_by, save_live_asset, wanted_assets
+from .accounts import ACCOUNT_ID as QUERY_ID, MAX_LISTED, AccountConflict, check_account_id, save_listing
+from .assets import BadFileId, check_file_id, wanted_assets
 from .db import (
     archive_stats,
     ensure_secret,
     open_db,
     prepare_capture,
-    save_capture,
     wanted_conversations,
 )
 from .guards import BodyGuard, BodyRefused, LoopbackHostGuard, error_response
 from .web.auth import WRITABLE_TABLES, authenticate
 from .web.config import browse_config, browse_metadata
 from .openapi import SPEC
-from .privacy import Refused, allowed_items, held_refusal, refusal
+from .intake import (
+    NotArchived,
+    admit_file,
+    save_admitted_asset,
+    save_admitted_capture,
+    save_admitted_textdocs,
+)
+from .privacy import Refused, allowed_items
 from .reshape import BadJSON, NotAConversation, parse_json
 from .scripts import USERSCRIPT_PATH, render_userscript
-from .textdocs import NotTextdocs, reshape_textdocs, save_textdocs
+from .textdocs import NotTextdocs, reshape_textdocs
 from .tokens import bearer_token
 
 log = logging.getLogger("chatgpt_archiver")
@@ -125,7 +131,8 @@ def create_app(
         account_id = query_account(request)
         body = await request.body()  # read after the token check; BodyGuard bounds size and time
         capture = await run_in_threadpool(prepare_capture, body)
-        result = await write_or_refuse(archive, lambda conn: save_admitted(conn, capture, token_name, account_id))
+        result = await write_or_refuse(
+            archive, lambda conn: save_admitted_capture(conn, capture, token_name=token_name, account_id=account_id))
         return JSONResponse(
             {"ok": True, **result.as_dict()}, status_code=200 if result.duplicate else 201
         )
@@ -158,13 +165,8 @@ def create_app(
             raise ApiError(413, f"file is over the {max_asset} byte limit", {"Connection": "close"})
         await archive.execute_fn(lambda conn: admit_file(conn, cid, file_id))
         data, digest = await read_limited(request, max_asset)
-
-        def store(conn):
-            admit_file(conn, cid, file_id)  # again, in the write: a forget may have come between
-            return save_live_asset(conn, data, sha256=digest, file_id=file_id, name=name,
-                                   declared_mime=request.headers.get("content-type"))
-
-        duplicate, _ = await write_or_refuse(archive, store)
+        duplicate = await write_or_refuse(archive, lambda conn: save_admitted_asset(
+            conn, cid, file_id, data, sha256=digest, name=name, declared_mime=request.headers.get("content-type")))
         return JSONResponse({"ok": True, "file_id": file_id, "sha256": digest, "size": len(data),
                              "duplicate": duplicate}, status_code=200 if duplicate else 201)
 
@@ -176,12 +178,7 @@ def create_app(
             rows = reshape_textdocs(cid, parse_json(body))
         except NotTextdocs as e:
             raise ApiError(422, str(e)) from None
-
-        def store(conn):
-            admit_conversation_part(conn, cid)
-            return save_textdocs(conn, rows)
-
-        stored = await write_or_refuse(archive, store)
+        stored = await write_or_refuse(archive, lambda conn: save_admitted_textdocs(conn, cid, rows))
         return JSONResponse({"ok": True, "stored": stored}, status_code=201)
 
     async def userscript(request):
@@ -242,6 +239,7 @@ def create_app(
             BadJSON: handle_bad_json,
             NotAConversation: handle_not_a_conversation,
             AccountConflict: handle_conflict,
+            NotArchived: handle_conflict,
             Refused: handle_refused,
             sqlite3.Error: handle_archive_error,
             Exception: handle_unexpected,
@@ -276,7 +274,7 @@ async def write_or_refuse(archive, fn):
     def run(conn):
         try:
             return fn(conn)
-        except (Refused, AccountConflict, ApiError) as e:
+        except (Refused, AccountConflict, NotArchived) as e:
             conn.rollback()
             return _Refusal(e)
 
@@ -284,38 +282,6 @@ async def write_or_refuse(archive, fn):
     if isinstance(result, _Refusal):
         raise result.error
     return result
-
-
-def save_admitted(conn, capture, token_name, account_id):
-    """save_capture, behind the archive's privacy settings and account check (one transaction)."""
-    conversation = capture.conversation
-    reason = refusal(conn, conversation)
-    if reason:
-        raise Refused(reason)
-    check_account(conn, conversation["id"], account_id)
-    result = save_capture(conn, capture, source="api", token_name=token_name)
-    record_account(conn, conversation["id"], result.capture_id, account_id)
-    return result
-
-
-def admit_conversation_part(conn, conversation_id):
-    """What arrives about a conversation (canvas documents, files) is kept only beside a
-    conversation the archive holds and the settings allow."""
-    reason = held_refusal(conn, conversation_id)
-    if reason:
-        raise Refused(reason)
-    if conn.execute("SELECT 1 FROM chatgpt_conversation WHERE id = ?", [conversation_id]).fetchone() is None:
-        raise ApiError(409, f"conversation {conversation_id} is not in the archive; post it first")
-
-
-def admit_file(conn, conversation_id, file_id):
-    """Only a file a message of that conversation names is stored: a token holder could
-    otherwise plant arbitrary files, and the link from a conversation that names the file is
-    what makes it visible (and published, when the conversation is)."""
-    admit_conversation_part(conn, conversation_id)
-    if not is_named_by(conn, conversation_id, file_id):
-        raise ApiError(409, f"no message of conversation {conversation_id} names {file_id};"
-                            " post the conversation first")
 
 
 async def read_limited(request, limit):
@@ -326,7 +292,7 @@ async def read_limited(request, limit):
             raise ApiError(413, f"file is over the {limit} byte limit", {"Connection": "close"})
         data += chunk
         digest.update(chunk)
-    return bytes(data), digest.hexdigest()
+    return data, digest.hexdigest()  # a bytearray: SQLite takes it as a blob, no second copy
 
 
 async def handle_refused(request, exc):

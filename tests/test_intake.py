@@ -408,3 +408,14 @@ def test_wanted_conversations_leave_out_what_the_settings_refuse(client, auth, d
     ]}
     response = client.post("/api/conversations/wanted", json=listing, headers=auth)
     assert (response.status_code, response.json()) == (200, {"ok": True, "wanted": ["c-fine"]})
+
+
+def test_a_conversation_first_held_without_an_account_takes_the_first_one_named(client, auth, db_path):
+    assert capture(client, auth).status_code == 201  # an older userscript: no account
+    newer = copy.deepcopy(EVERY)
+    newer["update_time"] += 10
+    assert capture(client, auth, newer, account="acct-team").status_code == 201
+    newer["update_time"] += 10
+    assert capture(client, auth, newer, account="acct-other").status_code == 409
+    assert table(db_path, "select account_id from chatgpt_conversation") == [("acct-team",)]
+    assert table(db_path, "select id, account_id from chatgpt_capture order by id") == [(1, None), (2, "acct-team")]
