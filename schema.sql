@@ -208,6 +208,40 @@ CREATE TRIGGER "chatgpt_textdoc_au" AFTER UPDATE ON "chatgpt_textdoc" BEGIN
   INSERT INTO "chatgpt_textdoc_fts" ("chatgpt_textdoc_fts", rowid, "title", "content") VALUES('delete', old.rowid, old."title", old."content");
   INSERT INTO "chatgpt_textdoc_fts" (rowid, "title", "content") VALUES (new.rowid, new."title", new."content");
 END;
+CREATE VIRTUAL TABLE [chatgpt_message_trigram] USING fts5([text], tokenize='trigram', content='chatgpt_message');
+CREATE TABLE 'chatgpt_message_trigram_data'(id INTEGER PRIMARY KEY, block BLOB);
+CREATE TABLE 'chatgpt_message_trigram_idx'(segid, term, pgno, PRIMARY KEY(segid, term)) WITHOUT ROWID;
+CREATE TABLE 'chatgpt_message_trigram_docsize'(id INTEGER PRIMARY KEY, sz BLOB);
+CREATE TABLE 'chatgpt_message_trigram_config'(k PRIMARY KEY, v) WITHOUT ROWID;
+CREATE TRIGGER [chatgpt_message_trigram_ai] AFTER INSERT ON [chatgpt_message] BEGIN
+              INSERT INTO [chatgpt_message_trigram] (rowid, [text]) VALUES (new.rowid, new.[text]);
+            END;
+CREATE TRIGGER [chatgpt_message_trigram_ad] AFTER DELETE ON [chatgpt_message] BEGIN
+              INSERT INTO [chatgpt_message_trigram] ([chatgpt_message_trigram], rowid, [text]) VALUES ('delete', old.rowid, old.[text]);
+            END;
+CREATE TRIGGER [chatgpt_message_trigram_au] AFTER UPDATE OF [text] ON [chatgpt_message]
+            WHEN old.[text] IS NOT new.[text]
+            BEGIN
+              INSERT INTO [chatgpt_message_trigram] ([chatgpt_message_trigram], rowid, [text]) VALUES ('delete', old.rowid, old.[text]);
+              INSERT INTO [chatgpt_message_trigram] (rowid, [text]) VALUES (new.rowid, new.[text]);
+            END;
+CREATE VIRTUAL TABLE [chatgpt_conversation_trigram] USING fts5([title], tokenize='trigram', content='chatgpt_conversation');
+CREATE TABLE 'chatgpt_conversation_trigram_data'(id INTEGER PRIMARY KEY, block BLOB);
+CREATE TABLE 'chatgpt_conversation_trigram_idx'(segid, term, pgno, PRIMARY KEY(segid, term)) WITHOUT ROWID;
+CREATE TABLE 'chatgpt_conversation_trigram_docsize'(id INTEGER PRIMARY KEY, sz BLOB);
+CREATE TABLE 'chatgpt_conversation_trigram_config'(k PRIMARY KEY, v) WITHOUT ROWID;
+CREATE TRIGGER [chatgpt_conversation_trigram_ai] AFTER INSERT ON [chatgpt_conversation] BEGIN
+              INSERT INTO [chatgpt_conversation_trigram] (rowid, [title]) VALUES (new.rowid, new.[title]);
+            END;
+CREATE TRIGGER [chatgpt_conversation_trigram_ad] AFTER DELETE ON [chatgpt_conversation] BEGIN
+              INSERT INTO [chatgpt_conversation_trigram] ([chatgpt_conversation_trigram], rowid, [title]) VALUES ('delete', old.rowid, old.[title]);
+            END;
+CREATE TRIGGER [chatgpt_conversation_trigram_au] AFTER UPDATE OF [title] ON [chatgpt_conversation]
+            WHEN old.[title] IS NOT new.[title]
+            BEGIN
+              INSERT INTO [chatgpt_conversation_trigram] ([chatgpt_conversation_trigram], rowid, [title]) VALUES ('delete', old.rowid, old.[title]);
+              INSERT INTO [chatgpt_conversation_trigram] (rowid, [title]) VALUES (new.rowid, new.[title]);
+            END;
 CREATE INDEX "idx_chatgpt_conversation_account_id"
     ON "chatgpt_conversation" ("account_id");
 CREATE INDEX "idx_chatgpt_textdoc_conversation_id"

@@ -391,7 +391,7 @@ def snippet(db, token_name, url):
 
     Example:
 
-        chatgpt-archiver snippet --token-name console | pbcopy
+        chatgpt-archiver snippet --token-name console
     """
     from .scripts import render_snippet
 
@@ -534,6 +534,50 @@ def settings(db, name, value):
     click.echo(f"{name} = {value}")
 
 
+@cli.command()
+@click.option("-d", "--db", default="sample.db", show_default=True, type=click.Path(dir_okay=False),
+              help="Where to write the sample archive (never your real one: no environment variable).")
+def sample(db):
+    """Load a synthetic sample archive, so you can see every page populated before you
+    capture or import anything: conversations from today back to last year, branches,
+    reasoning, code, maths, citations, pictures and a canvas. Everything in it is invented.
+
+    Example:
+
+        chatgpt-archiver sample
+    """
+    import tempfile
+
+    from .importer import import_paths
+    from .sample import sample_conversations, write_sample_export
+
+    # Whole hours: loading the sample twice within the hour changes nothing.
+    now = time.time() // 3600 * 3600
+    ours = {c["id"] for c in sample_conversations(now)[0]}
+    if Path(db).exists():
+        database = _open(db)
+        others = [cid for (cid,) in database.conn.execute("SELECT id FROM chatgpt_conversation")
+                  if cid not in ours]
+        if others:
+            raise click.ClickException(
+                f"{db} holds {len(others):,} conversations that are not the sample's;"
+                " refusing to mix the sample into them (name another file with --db)")
+    else:
+        database = _open(db, create=True)
+    with tempfile.TemporaryDirectory() as folder:
+        export = Path(folder) / "sample-export.zip"
+        count = write_sample_export(export, now)
+        summary = import_paths(database, [str(export)])
+    if summary.skipped:
+        raise click.ClickException(f"the sample did not load whole: {summary.skipped[0]}")
+    stats = archive_stats(database.conn)
+    pictures = database.conn.execute("SELECT count(*) FROM chatgpt_asset").fetchone()[0]
+    click.echo(f"Sample archive ready in {db}: {count} conversations, {stats['messages']:,} messages,"
+               f" {pictures} pictures and a canvas document.")
+    click.echo(f"Browse it: chatgpt-archiver serve --db {db}")
+    click.echo("then open http://127.0.0.1:8001/ in your browser.")
+
+
 @cli.command(name="rebuild")
 @db_option
 def rebuild_(db):
@@ -548,6 +592,70 @@ def rebuild_(db):
     with write_transaction(database) as conn:
         replayed, skipped = rebuild(conn)
     click.echo(f"Rebuilt from {replayed} captures" + (f" ({skipped} unreadable)" if skipped else ""))
+
+
+@cli.group()
+def export():
+    "Export the archive: a folder of Markdown notes, or JSONL in ChatGPT's own shape."
+
+
+@export.command(name="markdown")
+@db_option
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--base-url", default="http://127.0.0.1:8001", show_default=True,
+              help="The archive server's address, for the links back from every note.")
+@click.option("--all-branches", is_flag=True, help="Every branch of each conversation, not just the current one.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def export_markdown_(db, directory, base_url, all_branches, quiet):
+    """Write one Markdown note per conversation into DIRECTORY (an Obsidian vault, say):
+    YAML front matter, the current branch, files copied to DIRECTORY/assets. Re-running
+    rewrites only the conversations that changed.
+
+    Example:
+
+        chatgpt-archiver export markdown ~/Notes/ChatGPT
+    """
+    from .export import ExportError, export_markdown
+
+    database = _open(db)
+    with click.progressbar(length=1, label="Exporting", file=sys.stderr, show_pos=True,
+                           hidden=quiet or not sys.stderr.isatty()) as bar:
+        def progress(done, total):
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+
+        try:
+            result = export_markdown(database.conn, directory, base_url=base_url,
+                                     all_branches=all_branches, progress=progress)
+        except (ExportError, OSError) as e:
+            raise click.ClickException(f"cannot export to {directory}: {e}") from None
+    click.echo(
+        f"Exported to {directory}: {result['written']:,} notes written, {result['unchanged']:,} unchanged"
+        + (f", {result['removed']:,} removed" if result["removed"] else "")
+        + (f", {result['assets']:,} files copied" if result["assets"] else "") + "."
+    )
+
+
+@export.command(name="jsonl")
+@db_option
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+def export_jsonl_(db, file):
+    """Write every conversation, every branch, in ChatGPT's own JSON shape, one per line
+    (- for standard output). The file can be imported again.
+
+    Example:
+
+        chatgpt-archiver export jsonl conversations.jsonl
+    """
+    from .export import export_jsonl
+
+    database = _open(db)
+    try:
+        with click.open_file(file, "w", encoding="utf-8", atomic=file != "-") as out:
+            count = export_jsonl(database.conn, out)
+    except OSError as e:
+        raise click.ClickException(f"cannot write {file}: {e}") from None
+    click.echo(f"Exported {count:,} conversations to {file}.", err=True)
 
 
 @cli.command()

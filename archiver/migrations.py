@@ -225,6 +225,44 @@ def m004_secret_out_of_the_archive(db):
 
 
 @migrations()
+def m010_trigram_search(db):
+    """Trigram indexes beside the stemmed ones, so search finds part of a word
+    ("AuthorizationCode" in "GoogleAuthorizationCodeFlow") and text written without spaces
+    (Chinese, Japanese), which the stemmed index only knows as whole runs."""
+    for table, column in (("chatgpt_message", "text"), ("chatgpt_conversation", "title")):
+        index = f"{table}_trigram"
+        db.execute(
+            f"CREATE VIRTUAL TABLE [{index}] USING fts5([{column}], tokenize='trigram', content='{table}')"
+        )
+        db.execute(f"INSERT INTO [{index}] ([{index}]) VALUES ('rebuild')")
+        # Named {index}_a? like the stemmed index's triggers, so a bulk load pauses both.
+        db.execute(
+            f"""
+            CREATE TRIGGER [{index}_ai] AFTER INSERT ON [{table}] BEGIN
+              INSERT INTO [{index}] (rowid, [{column}]) VALUES (new.rowid, new.[{column}]);
+            END
+            """
+        )
+        db.execute(
+            f"""
+            CREATE TRIGGER [{index}_ad] AFTER DELETE ON [{table}] BEGIN
+              INSERT INTO [{index}] ([{index}], rowid, [{column}]) VALUES ('delete', old.rowid, old.[{column}]);
+            END
+            """
+        )
+        db.execute(
+            f"""
+            CREATE TRIGGER [{index}_au] AFTER UPDATE OF [{column}] ON [{table}]
+            WHEN old.[{column}] IS NOT new.[{column}]
+            BEGIN
+              INSERT INTO [{index}] ([{index}], rowid, [{column}]) VALUES ('delete', old.rowid, old.[{column}]);
+              INSERT INTO [{index}] (rowid, [{column}]) VALUES (new.rowid, new.[{column}]);
+            END
+            """
+        )
+
+
+@migrations()
 def m020_accounts(db):
     """Which ChatGPT account (personal or a Team workspace) each conversation and capture came
     from, so two workspaces' conversations never merge; and since when a conversation has been
