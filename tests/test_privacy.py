@@ -12,6 +12,7 @@ from archiver.app import create_app
 from archiver.cli import cli
 from archiver.db import open_db, write_transaction
 from archiver.privacy import set_setting
+from archiver.search import search_archive
 from conftest import LOCAL, fixture_json
 from test_import import EVERY, GENERATED_ID, PNG, UPLOAD_ID, write_export
 
@@ -133,6 +134,9 @@ def test_forget_removes_a_conversation_and_only_what_nobody_else_uses(tmp_path, 
     run("publish", "--db", db_path, CID)
     db = open_db(db_path)
     assert [r["conversation_id"] for r in db["chatgpt_message"].search("zephyrine")] == [CID]
+    found = search_archive(db.conn, "ephyrin")  # part of a word: the trigram index
+    assert ([c["conversation_id"] for c in found["conversations"]], [d["path"] for d in found["documents"]]) == (
+        [CID], [f"live/{CID}/doc1/v1"])
     assert CID in {r["id"] for r in db["chatgpt_conversation"].search(TITLE_WORD)}
     links = rows(db_path, "select count(*) from chatgpt_message_asset where conversation_id = ?", CID)[0][0]
     assert links == 9
@@ -158,6 +162,10 @@ def test_forget_removes_a_conversation_and_only_what_nobody_else_uses(tmp_path, 
     assert CID not in {r["id"] for r in db["chatgpt_conversation"].search(TITLE_WORD)}
     for fts in ("chatgpt_message_fts", "chatgpt_conversation_fts", "chatgpt_textdoc_fts"):
         db.execute(f"insert into {fts}({fts}, rank) values ('integrity-check', 1)")
+    # As the search page finds things (stemmed and trigram indexes, canvas documents).
+    for query in ("zephyrine", "ephyrin"):
+        found = search_archive(db.conn, query)
+        assert (found["total"], found["documents"]) == (0, []), query
     # Files: the plot and the upload only it named are gone; the upload's bytes stay, as another
     # export file (dalle-generations/same-bytes-again.png) holds the same bytes; the generated
     # image stays, as the sharer names it.
