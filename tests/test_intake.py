@@ -338,9 +338,12 @@ def test_insert_api_cannot_bypass_exclusions(client, auth, db, db_path):
     with write_transaction(db) as conn:
         add_exclusion(conn, "conversation", "conv-2023")
         add_exclusion(conn, "project", "g-p-secret")
+        set_setting(conn, "archive-do-not-remember-chats", "off")
     for row in ({"id": "conv-2023", "title": "excluded by id"},
                 {"id": "conv-proj", "title": "in an excluded project", "gizmo_id": "g-p-secret"},
-                {"id": "conv-tmp", "title": "temporary", "is_temporary_chat": 1}):
+                {"id": "conv-tmpl", "title": "in an excluded project", "conversation_template_id": "g-p-secret"},
+                {"id": "conv-tmp", "title": "temporary", "is_temporary_chat": 1},
+                {"id": "conv-dnr", "title": "do not remember", "conversation_json": '{"is_do_not_remember": true}'}):
         response = client.post("/archive/chatgpt_conversation/-/insert", json={"row": row}, headers=auth)
         assert response.status_code == 400, response.text
         assert "refused by the archive's privacy settings" in response.text
