@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import sqlite3
+import tempfile
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from starlette.routing import Mount, Route, Router
 
 from . import __version__
 from .accounts import ACCOUNT_ID as QUERY_ID, MAX_LISTED, AccountConflict, check_account_id, save_listing
-from .assets import BadFileId, check_file_id, wanted_assets
+from .assets import BadFileId, Upload, check_file_id, wanted_assets
 from .db import (
     archive_stats,
     ensure_secret,
@@ -164,10 +165,13 @@ def create_app(
         if declared.isdigit() and int(declared) > max_asset:
             raise ApiError(413, f"file is over the {max_asset} byte limit", {"Connection": "close"})
         await archive.execute_fn(lambda conn: admit_file(conn, cid, file_id))
-        data, digest = await read_limited(request, max_asset)
-        duplicate = await write_or_refuse(archive, lambda conn: save_admitted_asset(
-            conn, cid, file_id, data, sha256=digest, name=name, declared_mime=request.headers.get("content-type")))
-        return JSONResponse({"ok": True, "file_id": file_id, "sha256": digest, "size": len(data),
+        upload = await spool_body(request, max_asset)
+        try:
+            duplicate = await write_or_refuse(archive, lambda conn: save_admitted_asset(
+                conn, cid, file_id, upload, name=name, declared_mime=request.headers.get("content-type")))
+        finally:
+            upload.file.close()
+        return JSONResponse({"ok": True, "file_id": file_id, "sha256": upload.sha256, "size": upload.size,
                              "duplicate": duplicate}, status_code=200 if duplicate else 201)
 
     async def textdocs(request):
@@ -284,15 +288,25 @@ async def write_or_refuse(archive, fn):
     return result
 
 
-async def read_limited(request, limit):
-    """The body, refused with 413 as soon as it passes ``limit`` (never held beyond it), and its SHA-256."""
-    data, digest = bytearray(), hashlib.sha256()
-    async for chunk in request.stream():
-        if len(data) + len(chunk) > limit:
-            raise ApiError(413, f"file is over the {limit} byte limit", {"Connection": "close"})
-        data += chunk
-        digest.update(chunk)
-    return data, digest.hexdigest()  # a bytearray: SQLite takes it as a blob, no second copy
+SPOOL_IN_MEMORY = 1024 * 1024  # bigger files go to a temporary file (mode 0600, deleted on close)
+
+
+async def spool_body(request, limit):
+    """The body as an Upload, refused with 413 as soon as it passes ``limit``: never held
+    whole in memory, never read beyond the limit."""
+    spool, digest, size, head = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY), hashlib.sha256(), 0, b""
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, f"file is over the {limit} byte limit", {"Connection": "close"})
+            head += chunk[:64 - len(head)]
+            spool.write(chunk)
+            digest.update(chunk)
+    except BaseException:
+        spool.close()
+        raise
+    return Upload(spool, size, digest.hexdigest(), head)
 
 
 async def handle_refused(request, exc):

@@ -10,6 +10,7 @@ Bytes are stored once by SHA-256 in ``chatgpt_asset``; ``chatgpt_asset_file`` sa
 import json
 import mimetypes
 import re
+from dataclasses import dataclass
 
 # ChatGPT's file ids: ``file-<base62>`` (uploads until 2025) and ``file_<hex>`` (sediment, 2025+).
 FILE_ID = re.compile(r"file[-_][A-Za-z0-9]{1,128}")
@@ -64,13 +65,40 @@ def sniff_mime(head, name=None, declared=None):
     return declared if _MIME.fullmatch(declared) else GENERIC
 
 
+@dataclass
+class Upload:
+    """A file as it arrived over HTTP: spooled to a temporary file (so a 50 MiB upload is
+    never held in memory), hashed and measured on the way, with its first bytes for sniffing."""
+
+    file: object  # binary, seekable
+    size: int
+    sha256: str
+    head: bytes
+
+
+BLOB_CHUNK = 1024 * 1024
+
+
 def save_asset(conn, data, *, path, name, file_id, sha256, mime):
-    """Store bytes once by hash and record the file holding them. Returns True when the bytes
-    were new to the archive. Call inside the caller's transaction."""
-    stored = conn.execute(
-        "INSERT OR IGNORE INTO chatgpt_asset (sha256, size, mime_type, data) VALUES (?, ?, ?, ?)",
-        [sha256, len(data), mime, data],
-    ).rowcount
+    """Store bytes (or an Upload) once by hash and record the file holding them. Returns True
+    when the bytes were new to the archive. Call inside the caller's transaction."""
+    if isinstance(data, Upload):
+        # Room first, then the bytes a chunk at a time through SQLite's incremental blob I/O.
+        cursor = conn.execute(
+            "INSERT OR IGNORE INTO chatgpt_asset (sha256, size, mime_type, data) VALUES (?, ?, ?, zeroblob(?))",
+            [sha256, data.size, mime, data.size],
+        )
+        stored = cursor.rowcount
+        if stored and data.size:
+            data.file.seek(0)
+            with conn.blobopen("chatgpt_asset", "data", cursor.lastrowid) as blob:
+                while chunk := data.file.read(BLOB_CHUNK):
+                    blob.write(chunk)
+    else:
+        stored = conn.execute(
+            "INSERT OR IGNORE INTO chatgpt_asset (sha256, size, mime_type, data) VALUES (?, ?, ?, ?)",
+            [sha256, len(data), mime, data],
+        ).rowcount
     conn.execute(
         "INSERT OR REPLACE INTO chatgpt_asset_file (path, file_id, name, sha256) VALUES (?, ?, ?, ?)",
         [path, file_id, name, sha256],
@@ -84,11 +112,12 @@ def export_file_id(file_name):
     return match.group(1) if match else None
 
 
-def save_live_asset(conn, data, *, sha256, file_id, name, declared_mime):
+def save_live_asset(conn, upload, *, file_id, name, declared_mime):
     """One file posted by the userscript. Returns ``(duplicate, path)``: duplicate when these
     bytes are already held for this file id (by an import or an earlier post), then nothing is
     written. Otherwise the file is ``live/<file id>``; should different bytes arrive later for
     the same id, they are kept beside it (``live/<file id>/<sha256>``), never over it."""
+    sha256 = upload.sha256
     if conn.execute(
         "SELECT 1 FROM chatgpt_asset_file WHERE file_id = ? AND sha256 = ?", [file_id, sha256]
     ).fetchone():
@@ -96,8 +125,8 @@ def save_live_asset(conn, data, *, sha256, file_id, name, declared_mime):
     path = LIVE_PREFIX + file_id
     if conn.execute("SELECT 1 FROM chatgpt_asset_file WHERE path = ?", [path]).fetchone():
         path = f"{path}/{sha256}"
-    mime = sniff_mime(bytes(data[:64]), name, declared_mime)
-    save_asset(conn, data, path=path, name=name or file_id, file_id=file_id, sha256=sha256, mime=mime)
+    mime = sniff_mime(upload.head, name, declared_mime)
+    save_asset(conn, upload, path=path, name=name or file_id, file_id=file_id, sha256=sha256, mime=mime)
     return False, path
 
 

@@ -45,10 +45,10 @@ def admit_file(conn, conversation_id, file_id):
         raise NotArchived(f"no message of conversation {conversation_id} names {file_id}; post the conversation first")
 
 
-def save_admitted_asset(conn, conversation_id, file_id, data, *, sha256, name, declared_mime):
+def save_admitted_asset(conn, conversation_id, file_id, upload, *, name, declared_mime):
     """Returns True when the bytes were already held for this file id (nothing written)."""
     admit_file(conn, conversation_id, file_id)  # again in the write: a forget may have come between
-    duplicate, _ = save_live_asset(conn, data, sha256=sha256, file_id=file_id, name=name, declared_mime=declared_mime)
+    duplicate, _ = save_live_asset(conn, upload, file_id=file_id, name=name, declared_mime=declared_mime)
     return duplicate
 
 

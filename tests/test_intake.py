@@ -422,3 +422,16 @@ def test_a_conversation_first_held_without_an_account_takes_the_first_one_named(
     assert capture(client, auth, newer, account="acct-other").status_code == 409
     assert table(db_path, "select account_id from chatgpt_conversation") == [("acct-team",)]
     assert table(db_path, "select id, account_id from chatgpt_capture order by id") == [(1, None), (2, "acct-team")]
+
+
+@pytest.mark.parametrize("size", [0, 3 * 1024 * 1024 + 7], ids=["empty", "spooled-to-disk"])
+def test_asset_bytes_arrive_whole_whatever_the_size(client, auth, db_path, size):
+    import random
+
+    body = random.Random(size).randbytes(size)
+    capture(client, auth)
+    response = post_asset(client, auth, body=body, name="recording.wav", mime="audio/wav")
+    assert (response.status_code, response.json()) == (201, {
+        "ok": True, "file_id": UPLOAD_ID, "sha256": hashlib.sha256(body).hexdigest(), "size": size,
+        "duplicate": False})
+    assert table(db_path, "select size, mime_type, data = ? from chatgpt_asset", body) == [(size, "audio/x-wav", 1)]
