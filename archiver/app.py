@@ -4,12 +4,10 @@ All writes, ours and the insert API's, go through Datasette's single write threa
 never fight over SQLite's write lock.
 """
 
-import hashlib
 import logging
 import os
 import re
 import sqlite3
-import tempfile
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -25,7 +23,7 @@ from starlette.routing import Mount, Route, Router
 
 from . import __version__
 from .accounts import ACCOUNT_ID as QUERY_ID, MAX_LISTED, AccountConflict, check_account_id, save_listing
-from .assets import BadFileId, Upload, check_file_id, wanted_assets
+from .assets import BadFileId, Spooler, TooBig, check_file_id, wanted_assets
 from .db import (
     archive_stats,
     ensure_secret,
@@ -288,25 +286,19 @@ async def write_or_refuse(archive, fn):
     return result
 
 
-SPOOL_IN_MEMORY = 1024 * 1024  # bigger files go to a temporary file (mode 0600, deleted on close)
-
-
 async def spool_body(request, limit):
     """The body as an Upload, refused with 413 as soon as it passes ``limit``: never held
     whole in memory, never read beyond the limit."""
-    spool, digest, size, head = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY), hashlib.sha256(), 0, b""
+    spooler = Spooler(limit)
     try:
         async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise ApiError(413, f"file is over the {limit} byte limit", {"Connection": "close"})
-            head += chunk[:64 - len(head)]
-            spool.write(chunk)
-            digest.update(chunk)
+            spooler.feed(chunk)
+    except TooBig as e:
+        raise ApiError(413, str(e), {"Connection": "close"}) from None
     except BaseException:
-        spool.close()
+        spooler.file.close()
         raise
-    return Upload(spool, size, digest.hexdigest(), head)
+    return spooler.upload()
 
 
 async def handle_refused(request, exc):

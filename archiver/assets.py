@@ -7,9 +7,11 @@ Bytes are stored once by SHA-256 in ``chatgpt_asset``; ``chatgpt_asset_file`` sa
 ``chatgpt_message_asset`` (written with the messages) says which messages name that id.
 """
 
+import hashlib
 import json
 import mimetypes
 import re
+import tempfile
 from dataclasses import dataclass
 
 # ChatGPT's file ids: ``file-<base62>`` (uploads until 2025) and ``file_<hex>`` (sediment, 2025+).
@@ -77,6 +79,45 @@ class Upload:
 
 
 BLOB_CHUNK = 1024 * 1024
+SPOOL_IN_MEMORY = 1024 * 1024  # bigger files go to a temporary file (mode 0600, deleted on close)
+
+
+class TooBig(Exception):
+    pass
+
+
+class Spooler:
+    """Takes a file's bytes as they arrive (an upload's chunks, an export file's reads), keeps
+    them in a temporary file, hashes and measures them, and refuses them (TooBig) as soon as
+    they pass ``limit``. ``upload()`` hands them over; close the Upload's file when done."""
+
+    def __init__(self, limit=None):
+        self.limit, self.file, self.digest, self.size, self.head = (
+            limit, tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY), hashlib.sha256(), 0, b"")
+
+    def feed(self, chunk):
+        self.size += len(chunk)
+        if self.limit is not None and self.size > self.limit:
+            self.file.close()
+            raise TooBig(f"file is over the {self.limit} byte limit")
+        self.head += chunk[:64 - len(self.head)]
+        self.file.write(chunk)
+        self.digest.update(chunk)
+
+    def upload(self):
+        return Upload(self.file, self.size, self.digest.hexdigest(), self.head)
+
+
+def spool_stream(stream):
+    """A readable binary stream (a file of an export) -> Upload."""
+    spooler = Spooler()
+    try:
+        while chunk := stream.read(BLOB_CHUNK):
+            spooler.feed(chunk)
+    except BaseException:
+        spooler.file.close()
+        raise
+    return spooler.upload()
 
 
 def save_asset(conn, data, *, path, name, file_id, sha256, mime):

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 import ijson
 import sqlite_utils
 
-from .assets import export_file_id, save_asset, sniff_mime
+from .assets import export_file_id, save_asset, sniff_mime, spool_stream
 from .db import now_iso, prepare_capture, save_capture, search_index_paused, write_transaction
 from .privacy import refusal
 from .reshape import MESSAGE_TABLE, NotAConversation, to_json
@@ -297,11 +297,11 @@ def _label(item, index):
 
 def _import_asset(db, entry, summary):
     with entry.open() as stream:
-        data = stream.read()
-    with write_transaction(db) as conn:
+        upload = spool_stream(stream)  # a video in an export is never held in memory whole
+    with upload.file, write_transaction(db) as conn:
         stored = save_asset(
-            conn, data, path=entry.path, name=entry.name, file_id=export_file_id(entry.name),
-            sha256=hashlib.sha256(data).hexdigest(), mime=sniff_mime(data[:64], entry.name),
+            conn, upload, path=entry.path, name=entry.name, file_id=export_file_id(entry.name),
+            sha256=upload.sha256, mime=sniff_mime(upload.head, entry.name),
         )
     if stored:
         summary.assets += 1
