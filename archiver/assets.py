@@ -69,8 +69,9 @@ def sniff_mime(head, name=None, declared=None):
 
 @dataclass
 class Upload:
-    """A file as it arrived over HTTP: spooled to a temporary file (so a 50 MiB upload is
-    never held in memory), hashed and measured on the way, with its first bytes for sniffing."""
+    """A file's bytes as they arrived (posted, or read from an export): spooled to a temporary
+    file so a big one is never held in memory, hashed and measured on the way, with its first
+    bytes for sniffing."""
 
     file: object  # binary, seekable
     size: int
@@ -120,29 +121,23 @@ def spool_stream(stream):
     return spooler.upload()
 
 
-def save_asset(conn, data, *, path, name, file_id, sha256, mime):
-    """Store bytes (or an Upload) once by hash and record the file holding them. Returns True
+def save_asset(conn, upload, *, path, name, file_id, mime):
+    """Store an Upload's bytes once by hash and record the file holding them. Returns True
     when the bytes were new to the archive. Call inside the caller's transaction."""
-    if isinstance(data, Upload):
-        # Room first, then the bytes a chunk at a time through SQLite's incremental blob I/O.
-        cursor = conn.execute(
-            "INSERT OR IGNORE INTO chatgpt_asset (sha256, size, mime_type, data) VALUES (?, ?, ?, zeroblob(?))",
-            [sha256, data.size, mime, data.size],
-        )
-        stored = cursor.rowcount
-        if stored and data.size:
-            data.file.seek(0)
-            with conn.blobopen("chatgpt_asset", "data", cursor.lastrowid) as blob:
-                while chunk := data.file.read(BLOB_CHUNK):
-                    blob.write(chunk)
-    else:
-        stored = conn.execute(
-            "INSERT OR IGNORE INTO chatgpt_asset (sha256, size, mime_type, data) VALUES (?, ?, ?, ?)",
-            [sha256, len(data), mime, data],
-        ).rowcount
+    # Room first, then the bytes a chunk at a time through SQLite's incremental blob I/O.
+    cursor = conn.execute(
+        "INSERT OR IGNORE INTO chatgpt_asset (sha256, size, mime_type, data) VALUES (?, ?, ?, zeroblob(?))",
+        [upload.sha256, upload.size, mime, upload.size],
+    )
+    stored = cursor.rowcount
+    if stored and upload.size:
+        upload.file.seek(0)
+        with conn.blobopen("chatgpt_asset", "data", cursor.lastrowid) as blob:
+            while chunk := upload.file.read(BLOB_CHUNK):
+                blob.write(chunk)
     conn.execute(
         "INSERT OR REPLACE INTO chatgpt_asset_file (path, file_id, name, sha256) VALUES (?, ?, ?, ?)",
-        [path, file_id, name, sha256],
+        [path, file_id, name, upload.sha256],
     )
     return bool(stored)
 
@@ -167,7 +162,7 @@ def save_live_asset(conn, upload, *, file_id, name, declared_mime):
     if conn.execute("SELECT 1 FROM chatgpt_asset_file WHERE path = ?", [path]).fetchone():
         path = f"{path}/{sha256}"
     mime = sniff_mime(upload.head, name, declared_mime)
-    save_asset(conn, upload, path=path, name=name or file_id, file_id=file_id, sha256=sha256, mime=mime)
+    save_asset(conn, upload, path=path, name=name or file_id, file_id=file_id, mime=mime)
     return False, path
 
 

@@ -301,7 +301,7 @@ def _import_asset(db, entry, summary):
     with upload.file, write_transaction(db) as conn:
         stored = save_asset(
             conn, upload, path=entry.path, name=entry.name, file_id=export_file_id(entry.name),
-            sha256=upload.sha256, mime=sniff_mime(upload.head, entry.name),
+            mime=sniff_mime(upload.head, entry.name),
         )
     if stored:
         summary.assets += 1
