@@ -84,7 +84,7 @@ CREATE TABLE "archiver_token" (
    "created_at" TEXT,
    "last_used_at" TEXT,
    "revoked_at" TEXT
-);
+, "scope" TEXT NOT NULL DEFAULT 'write');
 CREATE TABLE "archiver_meta" (
    "key" TEXT PRIMARY KEY,
    "value" TEXT
@@ -276,4 +276,25 @@ CREATE TRIGGER archiver_refuse_excluded_message BEFORE INSERT ON chatgpt_message
           AND NOT EXISTS (SELECT 1 FROM chatgpt_conversation WHERE id = new.conversation_id)
         BEGIN
           SELECT RAISE(ABORT, 'refused by the archive''s privacy settings');
+        END;
+CREATE TABLE chatgpt_embedding (
+          id INTEGER PRIMARY KEY,
+          message_id TEXT NOT NULL UNIQUE REFERENCES chatgpt_message(id),
+          bits BLOB NOT NULL,
+          vector BLOB NOT NULL,
+          scale REAL NOT NULL
+        );
+CREATE TRIGGER chatgpt_message_embedding_stale AFTER UPDATE OF text, is_hidden ON chatgpt_message
+        WHEN old.text IS NOT new.text OR old.is_hidden IS NOT new.is_hidden
+        BEGIN
+          DELETE FROM chatgpt_embedding WHERE message_id = old.id;
+        END;
+CREATE TRIGGER chatgpt_message_embedding_gone AFTER DELETE ON chatgpt_message
+        BEGIN
+          DELETE FROM chatgpt_embedding WHERE message_id = old.id;
+        END;
+CREATE TRIGGER chatgpt_embedding_deleted AFTER DELETE ON chatgpt_embedding
+        BEGIN
+          INSERT INTO archiver_meta (key, value) VALUES ('embedding_deletions', '1')
+            ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1;
         END;

@@ -4,6 +4,7 @@ All writes, ours and the insert API's, go through Datasette's single write threa
 never fight over SQLite's write lock.
 """
 
+import asyncio
 import logging
 import os
 import re
@@ -14,6 +15,7 @@ from pathlib import Path
 from datasette.app import Datasette
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect
@@ -45,8 +47,9 @@ from .intake import (
 from .privacy import Refused, allowed_items
 from .reshape import BadJSON, NotAConversation, parse_json
 from .scripts import USERSCRIPT_PATH, render_userscript
+from .semantic import keep_embedded
 from .textdocs import NotTextdocs, reshape_textdocs
-from .tokens import bearer_token
+from .tokens import READ, WrongScope, bearer_token
 
 log = logging.getLogger("chatgpt_archiver")
 
@@ -89,6 +92,7 @@ def create_app(
     body_deadline=300.0,
     secret=None,
     max_asset=DEFAULT_MAX_ASSET,
+    base_url=None,
 ):
     """The whole server. ``public`` (bound beyond loopback) makes Datasette private: only
     the signed-in root user may read, through the login URL ``root_login_path()`` gives.
@@ -119,7 +123,10 @@ def create_app(
         challenge = {"WWW-Authenticate": 'Bearer realm="chatgpt-archiver"'}
         if token is None:
             raise ApiError(401, "missing token: send Authorization: Bearer <token>", challenge)
-        token_name = await authenticate(archive, token)
+        try:
+            token_name = await authenticate(archive, token)
+        except WrongScope as e:
+            raise ApiError(403, str(e)) from None
         if token_name is None:
             challenge["WWW-Authenticate"] += ', error="invalid_token"'
             raise ApiError(401, "invalid or revoked token", challenge)
@@ -132,6 +139,7 @@ def create_app(
         capture = await run_in_threadpool(prepare_capture, body)
         result = await write_or_refuse(
             archive, lambda conn: save_admitted_capture(conn, capture, token_name=token_name, account_id=account_id))
+        new_text.set()
         return JSONResponse(
             {"ok": True, **result.as_dict()}, status_code=200 if result.duplicate else 201
         )
@@ -194,11 +202,22 @@ def create_app(
         await require_token(request)
         return JSONResponse({"ok": True, **await archive.execute_fn(archive_stats)})
 
+    mcp_endpoint, mcp_sessions = mcp_app(archive, base_url)
+    new_text = asyncio.Event()  # set after each capture: the embedder has work
+
     @asynccontextmanager
     async def lifespan(app):
-        # Starlette does not pass lifespan events to mounted apps.
+        # Starlette does not pass lifespan events to mounted apps: Datasette's startup and
+        # the MCP session manager run from here, and the semantic-search embedder beside them.
         await ds.invoke_startup()
-        yield
+        embedding = asyncio.create_task(keep_embedded(
+            archive.execute_fn, lambda fn: archive.execute_write_fn(fn), new_text, log=log))
+        try:
+            async with mcp_sessions.run():
+                yield
+        finally:
+            embedding.cancel()
+            await asyncio.gather(embedding, return_exceptions=True)
         await ds.invoke_shutdown()
 
     tables = "|".join(WRITABLE_TABLES)
@@ -218,6 +237,7 @@ def create_app(
                 Route("/openapi.json", lambda request: JSONResponse(SPEC), methods=["GET"]),
             ], default=api_not_found)),
             Route(USERSCRIPT_PATH, userscript, methods=["GET"]),
+            Route("/mcp", mcp_endpoint),
             Mount("/", app=ds.app()),
         ],
         middleware=[
@@ -250,6 +270,40 @@ def create_app(
     )
     app.state.datasette = ds
     return app
+
+
+class _ASGI:
+    """Starlette treats a plain function as a request handler; this marks an ASGI app."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        await self.app(scope, receive, send)
+
+
+def mcp_app(archive, base_url):
+    """The read-only MCP server at /mcp, for a token of scope ``read`` only: a write token
+    (a browser's capture token) must not read the archive, a read token never writes."""
+    from .mcp_server import build_server, http_endpoint
+
+    async def authorize(scope):
+        token = bearer_token(dict(Headers(scope=scope)).get("authorization"))
+        challenge = {"WWW-Authenticate": 'Bearer realm="chatgpt-archiver"'}
+        if token is None:
+            return error_response(401, "missing token: send Authorization: Bearer <read token>", challenge)
+        try:
+            name = await authenticate(archive, token, READ)
+        except WrongScope as e:
+            return error_response(403, str(e))
+        if name is None:
+            challenge["WWW-Authenticate"] += ', error="invalid_token"'
+            return error_response(401, "invalid or revoked token", challenge)
+        return None
+
+    server = build_server(archive.execute_fn, base_url=base_url or "http://127.0.0.1:8001")
+    endpoint, sessions = http_endpoint(server, authorize)
+    return _ASGI(endpoint), sessions
 
 
 def parse_listing(body):

@@ -187,6 +187,8 @@ def serve(db, host, port, root, cors_origins, max_body, body_idle, body_deadline
     from .serving import CannotListen, header_deadline_protocol, listen
 
     public = not is_loopback_name(host.lower())
+    shown = f"[{host}]" if ":" in host else host
+    base = f"http://{shown}:{port}"
     # Take the port before anything else: a port in use is one line, and no banner claims
     # a server that never started.
     try:
@@ -203,16 +205,16 @@ def serve(db, host, port, root, cors_origins, max_body, body_idle, body_deadline
             body_idle=body_idle,
             body_deadline=body_deadline,
             max_asset=max_asset or DEFAULT_MAX_ASSET,
+            base_url=base,
         )
     except ArchiveError as e:
         sock.close()
         raise click.ClickException(str(e)) from None
-    shown = f"[{host}]" if ":" in host else host
-    base = f"http://{shown}:{port}"
     click.echo(f"Archive:  {Path(db).resolve()}")
     click.echo(f"Browse:   {base}/")
     click.echo(f"Ingest:   POST {base}/api/conversations (Authorization: Bearer <token>)")
     click.echo(f"Capture:  install the userscript from {base}/userscript.user.js")
+    click.echo(f"MCP:      {base}/mcp (Authorization: Bearer <token from: token create --scope read>)")
     if public or root:
         click.echo(f"Sign in:  {base}{root_login_path(app)}  (one-time link)")
     if public:
@@ -236,8 +238,8 @@ def _write(db, change, *args, create=False):
         raise click.ClickException(str(e)) from None
 
 
-def _new_token(db, name):
-    return _write(db, create_token, name, create=True)
+def _new_token(db, name, scope="write"):
+    return _write(db, create_token, name, scope, create=True)
 
 
 @cli.group()
@@ -248,14 +250,19 @@ def token():
 @token.command(name="create")
 @db_option
 @click.option("-n", "--name", required=True, help="A name to recognise the token by, e.g. laptop.")
-def token_create(db, name):
+@click.option("-s", "--scope", type=click.Choice(["write", "read"]), default="write", show_default=True,
+              help="write: post captures and rows (browsers, scripts). read: search and read the archive"
+                   " over MCP (AI tools); it can never write.")
+def token_create(db, name, scope):
     """Create a token and print it. It is shown this once: store it where you need it.
 
     Example:
 
         TOKEN=$(chatgpt-archiver token create --name laptop)
+
+        chatgpt-archiver token create --name claude --scope read
     """
-    secret = _new_token(db, name)
+    secret = _new_token(db, name, scope)
     click.echo(secret)
     click.echo(f"Token {name!r} created; it will not be shown again.", err=True)
 
@@ -273,11 +280,11 @@ def token_list(db):
     if not rows:
         click.echo("No tokens. Create one with: chatgpt-archiver token create --name NAME")
         return
-    click.echo(f"{'name':<20} {'created':<29} {'last used':<29} status")
+    click.echo(f"{'name':<20} {'scope':<6} {'created':<29} {'last used':<29} status")
     for row in rows:
         status = f"revoked {row['revoked_at']}" if row["revoked_at"] else "active"
         click.echo(
-            f"{row['name']:<20} {row['created_at']:<29} {row['last_used_at'] or 'never':<29} {status}"
+            f"{row['name']:<20} {row['scope']:<6} {row['created_at']:<29} {row['last_used_at'] or 'never':<29} {status}"
         )
 
 
@@ -435,6 +442,50 @@ def _change_publication(db, conversation_id, change, done):
     click.echo(f"Conversation {conversation_id} {done}.")
 
 
+@cli.command()
+@click.option("-d", "--db", default="sample.db", show_default=True, type=click.Path(dir_okay=False),
+              help="Where to write the sample archive (never your real one: no environment variable).")
+def sample(db):
+    """Load a synthetic sample archive, so you can see every page populated before you
+    capture or import anything: conversations from today back to last year, branches,
+    reasoning, code, maths, citations, pictures and a canvas. Everything in it is invented.
+
+    Example:
+
+        chatgpt-archiver sample
+    """
+    import tempfile
+
+    from .importer import import_paths
+    from .sample import sample_conversations, write_sample_export
+
+    # Whole hours: loading the sample twice within the hour changes nothing.
+    now = time.time() // 3600 * 3600
+    ours = {c["id"] for c in sample_conversations(now)[0]}
+    if Path(db).exists():
+        database = _open(db)
+        others = [cid for (cid,) in database.conn.execute("SELECT id FROM chatgpt_conversation")
+                  if cid not in ours]
+        if others:
+            raise click.ClickException(
+                f"{db} holds {len(others):,} conversations that are not the sample's;"
+                " refusing to mix the sample into them (name another file with --db)")
+    else:
+        database = _open(db, create=True)
+    with tempfile.TemporaryDirectory() as folder:
+        export = Path(folder) / "sample-export.zip"
+        count = write_sample_export(export, now)
+        summary = import_paths(database, [str(export)])
+    if summary.skipped:
+        raise click.ClickException(f"the sample did not load whole: {summary.skipped[0]}")
+    stats = archive_stats(database.conn)
+    pictures = database.conn.execute("SELECT count(*) FROM chatgpt_asset").fetchone()[0]
+    click.echo(f"Sample archive ready in {db}: {count} conversations, {stats['messages']:,} messages,"
+               f" {pictures} pictures and a canvas document.")
+    click.echo(f"Browse it: chatgpt-archiver serve --db {db}")
+    click.echo("then open http://127.0.0.1:8001/ in your browser.")
+
+
 @cli.group()
 def exclude():
     "Keep projects, GPTs or conversations out of the archive."
@@ -534,55 +585,12 @@ def settings(db, name, value):
     click.echo(f"{name} = {value}")
 
 
-@cli.command()
-@click.option("-d", "--db", default="sample.db", show_default=True, type=click.Path(dir_okay=False),
-              help="Where to write the sample archive (never your real one: no environment variable).")
-def sample(db):
-    """Load a synthetic sample archive, so you can see every page populated before you
-    capture or import anything: conversations from today back to last year, branches,
-    reasoning, code, maths, citations, pictures and a canvas. Everything in it is invented.
-
-    Example:
-
-        chatgpt-archiver sample
-    """
-    import tempfile
-
-    from .importer import import_paths
-    from .sample import sample_conversations, write_sample_export
-
-    # Whole hours: loading the sample twice within the hour changes nothing.
-    now = time.time() // 3600 * 3600
-    ours = {c["id"] for c in sample_conversations(now)[0]}
-    if Path(db).exists():
-        database = _open(db)
-        others = [cid for (cid,) in database.conn.execute("SELECT id FROM chatgpt_conversation")
-                  if cid not in ours]
-        if others:
-            raise click.ClickException(
-                f"{db} holds {len(others):,} conversations that are not the sample's;"
-                " refusing to mix the sample into them (name another file with --db)")
-    else:
-        database = _open(db, create=True)
-    with tempfile.TemporaryDirectory() as folder:
-        export = Path(folder) / "sample-export.zip"
-        count = write_sample_export(export, now)
-        summary = import_paths(database, [str(export)])
-    if summary.skipped:
-        raise click.ClickException(f"the sample did not load whole: {summary.skipped[0]}")
-    stats = archive_stats(database.conn)
-    pictures = database.conn.execute("SELECT count(*) FROM chatgpt_asset").fetchone()[0]
-    click.echo(f"Sample archive ready in {db}: {count} conversations, {stats['messages']:,} messages,"
-               f" {pictures} pictures and a canvas document.")
-    click.echo(f"Browse it: chatgpt-archiver serve --db {db}")
-    click.echo("then open http://127.0.0.1:8001/ in your browser.")
-
-
 @cli.command(name="rebuild")
 @db_option
 def rebuild_(db):
     """Re-derive all conversation and message rows from the stored raw captures, e.g.
-    after upgrading to a better reshaper. Captured history is never lost.
+    after upgrading to a better reshaper, and recompute the semantic-search embeddings.
+    Captured history is never lost.
 
     Example:
 
@@ -591,7 +599,63 @@ def rebuild_(db):
     database = _open(db)
     with write_transaction(database) as conn:
         replayed, skipped = rebuild(conn)
+        conn.execute("DELETE FROM chatgpt_embedding")
     click.echo(f"Rebuilt from {replayed} captures" + (f" ({skipped} unreadable)" if skipped else ""))
+    click.echo(f"Embedded {_embed(database, quiet=False):,} messages for semantic search.")
+
+
+def _embed(database, quiet):
+    from .semantic import SemanticUnavailable, embed_pending
+
+    with click.progressbar(length=1, label="Embedding", file=sys.stderr, show_pos=True, show_eta=True,
+                           hidden=quiet or not sys.stderr.isatty()) as bar:
+        def progress(done, total):
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+
+        try:
+            count = embed_pending(database, progress=progress)
+        except SemanticUnavailable as e:
+            raise click.ClickException(f"semantic search is unavailable: {e}") from None
+    return count
+
+
+@cli.command()
+@db_option
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def embed(db, quiet):
+    """Compute the semantic-search embeddings of messages that have none yet (new or changed
+    since). serve does this by itself after each capture; run this after a big import, or
+    to catch up without a server. Offline: the model ships inside the wordllama package.
+
+    Example:
+
+        chatgpt-archiver embed
+    """
+    count = _embed(_open(db), quiet)
+    click.echo(f"Embedded {count:,} messages." if count else "Every message is embedded already.")
+
+
+@cli.command()
+@db_option
+@click.option("--base-url", default="http://127.0.0.1:8001", show_default=True,
+              help="The archive server's address, for the links in results.")
+def mcp(db, base_url):
+    """Serve the archive to an AI tool over MCP on standard input and output (read-only).
+    Desktop clients start this themselves; see the README for their configuration.
+
+    Example:
+
+        chatgpt-archiver mcp --db ~/archive.db
+    """
+    from .mcp_server import serve_stdio
+
+    if not Path(db).is_file():
+        raise click.ClickException(f"no archive at {db}: {NO_ARCHIVE_HINT}")
+    try:
+        serve_stdio(db, base_url=base_url)
+    except KeyboardInterrupt:
+        pass
 
 
 @cli.group()

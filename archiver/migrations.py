@@ -320,3 +320,54 @@ def m022_privacy(db):
         END
         """
     )
+
+
+@migrations()
+def m030_token_scopes(db):
+    """Tokens get a scope: ``write`` (what every token could do so far) or ``read`` (MCP)."""
+    db["archiver_token"].add_column("scope", str, not_null_default="write")
+
+
+@migrations()
+def m031_embeddings(db):
+    """Message embeddings for offline semantic search (archiver/semantic.py): sign bits for
+    the in-memory search, int8 values and a scale for re-ranking. A message whose text
+    changes, or that is deleted, loses its embedding here, so a catch-up embeds it again;
+    deletions are counted so a search process knows to reload its in-memory copy."""
+    db.execute(
+        """
+        CREATE TABLE chatgpt_embedding (
+          id INTEGER PRIMARY KEY,
+          message_id TEXT NOT NULL UNIQUE REFERENCES chatgpt_message(id),
+          bits BLOB NOT NULL,
+          vector BLOB NOT NULL,
+          scale REAL NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER chatgpt_message_embedding_stale AFTER UPDATE OF text, is_hidden ON chatgpt_message
+        WHEN old.text IS NOT new.text OR old.is_hidden IS NOT new.is_hidden
+        BEGIN
+          DELETE FROM chatgpt_embedding WHERE message_id = old.id;
+        END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER chatgpt_message_embedding_gone AFTER DELETE ON chatgpt_message
+        BEGIN
+          DELETE FROM chatgpt_embedding WHERE message_id = old.id;
+        END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER chatgpt_embedding_deleted AFTER DELETE ON chatgpt_embedding
+        BEGIN
+          INSERT INTO archiver_meta (key, value) VALUES ('embedding_deletions', '1')
+            ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1;
+        END
+        """
+    )

@@ -8,7 +8,8 @@ _ID = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^\\S"}
 
 
 def _errors(*statuses):
-    text = {400: "Malformed JSON", 401: "Missing, wrong or revoked token", 413: "Body over the size limit",
+    text = {400: "Malformed JSON", 401: "Missing, wrong or revoked token",
+            403: "A read-scope token: it may read over MCP, never write", 413: "Body over the size limit",
             409: "Conflicts with what the archive holds (another account; a conversation or file not archived yet)",
             422: "Valid JSON that is not what this endpoint takes",
             503: "The archive cannot be written right now (disk full, read-only); retry later"}
@@ -78,7 +79,7 @@ SPEC = {
             "responses": {**_ok(SAVED, "Stored", "201"),
                           "200": {"description": "Identical bytes already stored, or skipped by the privacy"
                                   " settings", "content": {"application/json": {"schema": {"oneOf": [SAVED, SKIPPED]}}}},
-                          **_errors(400, 401, 409, 413, 422, 503)},
+                          **_errors(400, 401, 403, 409, 413, 422, 503)},
         }},
         "/api/conversations/listed": {"post": {
             "summary": "An account's complete conversation list: held conversations it lacks get missing_since",
@@ -90,7 +91,7 @@ SPEC = {
             }}}},
             "responses": {**_ok({"type": "object", "required": ["ok", "missing", "newly_missing"], "properties": {
                 "ok": {"const": True}, "missing": {"type": "integer"}, "newly_missing": {"type": "integer"}}},
-                "Marked"), **_errors(400, 401, 413, 422, 503)},
+                "Marked"), **_errors(400, 401, 403, 413, 422, 503)},
         }},
         "/api/assets/wanted": {"post": {
             "summary": "Which of these file ids the archive holds no bytes for (order kept, duplicates dropped)",
@@ -100,7 +101,7 @@ SPEC = {
             }}}},
             "responses": {**_ok({"type": "object", "required": ["ok", "wanted"], "properties": {
                 "ok": {"const": True}, "wanted": {"type": "array", "items": {"type": "string"}}}}, "Wanted ids"),
-                **_errors(400, 401, 413, 422, 503)},
+                **_errors(400, 401, 403, 413, 422, 503)},
         }},
         "/api/assets": {"post": {
             "summary": "Archive one file a message of an archived conversation names (body: its bytes)",
@@ -115,7 +116,7 @@ SPEC = {
                           "200": {"description": "These bytes were already stored for this file id, or skipped"
                                   " by the privacy settings", "content": {"application/json": {"schema": {
                                       "oneOf": [STORED_FILE, SKIPPED]}}}},
-                          **_errors(401, 409, 413, 422, 503)},
+                          **_errors(401, 403, 409, 413, 422, 503)},
         }},
         "/api/textdocs": {"post": {
             "summary": "Archive a conversation's canvas documents (GET /backend-api/conversation/<id>/textdocs)",
@@ -126,7 +127,7 @@ SPEC = {
                     "title": {"type": "string"}, "content": {"type": "string"}}}}}}},
             "responses": {**_ok({"type": "object", "required": ["ok", "stored"], "properties": {
                 "ok": {"const": True}, "stored": {"type": "integer"}}}, "Stored", "201"),
-                "200": _SKIPPED, **_errors(400, 401, 409, 413, 422, 503)},
+                "200": _SKIPPED, **_errors(400, 401, 403, 409, 413, 422, 503)},
         }},
         "/api/conversations/wanted": {"post": {
             "summary": "Which of these conversations the archive lacks or holds at an older update_time",
@@ -140,12 +141,12 @@ SPEC = {
             }}}},
             "responses": {**_ok({"type": "object", "required": ["ok", "wanted"], "properties": {
                 "ok": {"const": True}, "wanted": {"type": "array", "items": {"type": "string"}}}}, "Wanted ids"),
-                **_errors(400, 401, 413, 422, 503)},
+                **_errors(400, 401, 403, 413, 422, 503)},
         }},
         "/api/stats": {"get": {
             "summary": "Counts, and content types the archiver did not recognise",
             "responses": {**_ok({"type": "object", "required": ["ok", "conversations", "messages"]}, "Counts"),
-                          **_errors(401)},
+                          **_errors(401, 403)},
         }},
         "/api/health": {"get": {
             "summary": "Liveness", "security": [],

@@ -124,12 +124,12 @@ def fill(command, conversation, workdir):
     token = re.search(r"token revoke (?:--db \S+ )?(\S+)", command)
     if token:
         first.append(f"chatgpt-archiver token create --name {token.group(1)}")
-    excluded = re.search(r"exclude remove (\S+ \S+)", command)
-    if excluded:
-        first.append(f"chatgpt-archiver exclude add {excluded.group(1)}")
     unpublished = re.search(r"unpublish (\S+)", command)
     if unpublished:
         first.append(f"chatgpt-archiver publish {unpublished.group(1)}")
+    unexcluded = re.search(r"exclude remove (\S+ \S+)", command)
+    if unexcluded:
+        first.append(f"chatgpt-archiver exclude add {unexcluded.group(1)}")
     return first, command
 
 
