@@ -435,3 +435,22 @@ def test_asset_bytes_arrive_whole_whatever_the_size(client, auth, db_path, size)
         "ok": True, "file_id": UPLOAD_ID, "sha256": hashlib.sha256(body).hexdigest(), "size": size,
         "duplicate": False})
     assert table(db_path, "select size, mime_type, data = ? from chatgpt_asset", body) == [(size, "audio/x-wav", 1)]
+
+
+@pytest.mark.parametrize("path, body", [
+    (f"/api/assets?file_id={UPLOAD_ID}&conversation_id={CID}", {"content": PNG}),
+    ("/api/assets/wanted", {"json": {"file_ids": [UPLOAD_ID]}}),
+    (f"/api/textdocs?conversation_id={CID}", {"json": TEXTDOCS}),
+    ("/api/conversations/listed", {"json": {"account_id": "a", "complete": True, "ids": []}}),
+], ids=["asset", "assets-wanted", "textdocs", "listed"])
+def test_a_read_token_cannot_use_the_live_capture_api(client, auth, db, db_path, path, body):
+    from archiver.tokens import create_token
+
+    capture(client, auth)
+    with write_transaction(db) as conn:
+        reader = {"Authorization": f"Bearer {create_token(conn, 'claude', 'read')}"}
+    response = client.post(path, headers=reader, **body)
+    assert (response.status_code, response.json()) == (403, {
+        "ok": False, "status": 403, "error": "token 'claude' is a read token; this needs a write token"})
+    assert table(db_path, "select (select count(*) from chatgpt_asset), (select count(*) from chatgpt_textdoc)") == [
+        (0, 0)]
