@@ -3,6 +3,8 @@ settings, the account a conversation belongs to, and, for what arrives about a c
 (files, canvas documents), that the archive holds the conversation. Each function runs inside
 the caller's one transaction and raises before it writes anything."""
 
+import gzip
+
 from .accounts import check_account, record_account
 from .assets import is_named_by, save_live_asset
 from .db import save_capture
@@ -32,7 +34,7 @@ def admit_part(conn, conversation_id):
     reason = held_refusal(conn, conversation_id)
     if reason:
         raise Refused(reason)
-    if conn.execute("SELECT 1 FROM chatgpt_conversation WHERE id = ?", [conversation_id]).fetchone() is None:
+    if not _held(conn, conversation_id):
         raise NotArchived(f"conversation {conversation_id} is not in the archive; post it first")
 
 
@@ -41,8 +43,29 @@ def admit_file(conn, conversation_id, file_id):
     otherwise plant arbitrary files, and the link from a conversation naming the file is what
     makes it visible (and published, when the conversation is)."""
     admit_part(conn, conversation_id)
-    if not is_named_by(conn, conversation_id, file_id):
+    if not (is_named_by(conn, conversation_id, file_id) or _named_by_capture(conn, conversation_id, file_id)):
         raise NotArchived(f"no message of conversation {conversation_id} names {file_id}; post the conversation first")
+
+
+# A capture is kept before (and whether or not) its rows are derived: what arrives about a
+# conversation may come between the two, so the raw captures count as well.
+RAW_CAPTURES_CHECKED = 3
+
+
+def _held(conn, conversation_id):
+    return conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM chatgpt_conversation WHERE id = ?1)"
+        " OR EXISTS (SELECT 1 FROM chatgpt_capture WHERE conversation_id = ?1)", [conversation_id]).fetchone()[0]
+
+
+def _named_by_capture(conn, conversation_id, file_id):
+    """Does one of the newest raw captures of the conversation name the file id?"""
+    needle = file_id.encode()
+    for (body,) in conn.execute("SELECT body FROM chatgpt_capture WHERE conversation_id = ? ORDER BY id DESC LIMIT ?",
+                                [conversation_id, RAW_CAPTURES_CHECKED]):
+        if needle in gzip.decompress(body):
+            return True
+    return False
 
 
 def save_admitted_asset(conn, conversation_id, file_id, upload, *, name, declared_mime):

@@ -454,3 +454,16 @@ def test_a_read_token_cannot_use_the_live_capture_api(client, auth, db, db_path,
         "ok": False, "status": 403, "error": "token 'claude' is a read token; this needs a write token"})
     assert table(db_path, "select (select count(*) from chatgpt_asset), (select count(*) from chatgpt_textdoc)") == [
         (0, 0)]
+
+
+def test_files_and_textdocs_may_arrive_before_the_rows_are_derived(client, auth, db, db_path):
+    """A capture is kept before its rows are derived; what arrives between the two counts
+    against the raw capture (simulated here by removing the derived rows)."""
+    capture(client, auth)
+    with write_transaction(db) as conn:
+        for sql in ("DELETE FROM chatgpt_message_asset", "DELETE FROM chatgpt_message", "DELETE FROM chatgpt_conversation"):
+            conn.execute(sql)
+    assert post_asset(client, auth).status_code == 201
+    assert post_asset(client, auth, file_id="file-Planted123").status_code == 409
+    assert client.post(f"/api/textdocs?conversation_id={CID}", json=TEXTDOCS, headers=auth).status_code == 201
+    assert table(db_path, "select file_id from chatgpt_asset_file") == [(UPLOAD_ID,)]
