@@ -24,7 +24,7 @@ def reshape_textdocs(conversation_id, data):
         raise NotTextdocs("expected the textdocs endpoint's JSON array")
     rows = {}
     for position, doc in enumerate(data):
-        if not isinstance(doc, dict) or not isinstance(doc.get("id"), str) or not doc["id"]:
+        if not isinstance(doc, dict) or not isinstance(doc.get("id"), str) or not 0 < len(doc["id"]) <= 200:
             raise NotTextdocs(f"item {position} is not a canvas document (an object with a string id)")
         earlier = []
         for key in ("versions", "previous_versions"):

@@ -189,6 +189,7 @@ def test_textdocs_empty_list_stores_nothing(client, auth):
     ({"id": "x"}, 422, "expected the textdocs endpoint's JSON array"),
     ([{"id": "ok", "version": 1}, {"title": "no id"}], 422,
      "item 1 is not a canvas document (an object with a string id)"),
+    ([{"id": "x" * 201}], 422, "item 0 is not a canvas document (an object with a string id)"),
     (b"[{", 400, None),
 ])
 def test_textdocs_refuse_what_is_not_the_endpoint_array_and_write_nothing(client, auth, db_path, body, status, error):
