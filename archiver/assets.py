@@ -14,8 +14,10 @@ import re
 import tempfile
 from dataclasses import dataclass
 
-# ChatGPT's file ids: ``file-<base62>`` (uploads until 2025) and ``file_<hex>`` (sediment, 2025+).
-FILE_ID = re.compile(r"file[-_][A-Za-z0-9]{1,128}")
+# ChatGPT's file ids: ``file-<base62>`` (uploads until 2025) and ``file_<hex>`` (sediment, 2025+);
+# dashes and underscores allowed after the prefix, as the userscript does. Never a dot or a
+# slash: an id is a key and a URL segment, never a path.
+FILE_ID = re.compile(r"file[-_][A-Za-z0-9_-]{1,200}")
 # An export names its files after the id, with the original name or a hash after a dash.
 FILE_ID_PREFIX = re.compile(r"^(file-[A-Za-z0-9]+|file_[0-9a-f]+)")
 LIVE_PREFIX = "live/"

@@ -468,3 +468,13 @@ def test_files_and_textdocs_may_arrive_before_the_rows_are_derived(client, auth,
     assert post_asset(client, auth, file_id="file-Planted123").status_code == 409
     assert client.post(f"/api/textdocs?conversation_id={CID}", json=TEXTDOCS, headers=auth).status_code == 201
     assert table(db_path, "select file_id from chatgpt_asset_file") == [(UPLOAD_ID,)]
+
+
+def test_file_ids_take_what_the_userscript_sends_and_nothing_path_like():
+    from archiver.assets import BadFileId, check_file_id
+
+    for good in ("file-7QmZr2XkLpV9aTnB4cWdYe", "file_0a91456380dd222bf1a883dc03b5802d", "file-a_b-c", "file_" + "f" * 200):
+        assert check_file_id(good) == good
+    for bad in ("file-", "file_" + "f" * 201, "file-a.png", "file-a/b", "../file-a", "File-a", "file-a\n", "file-é"):
+        with pytest.raises(BadFileId):
+            check_file_id(bad)
