@@ -29,7 +29,7 @@ CREATE TABLE "chatgpt_conversation" (
    "message_count" INTEGER,
    "last_captured_at" TEXT,
    "conversation_json" TEXT
-);
+, "account_id" TEXT, "missing_since" TEXT);
 CREATE TABLE "chatgpt_message" (
    "id" TEXT PRIMARY KEY,
    "conversation_id" TEXT REFERENCES "chatgpt_conversation"("id"),
@@ -75,7 +75,7 @@ CREATE TABLE "chatgpt_capture" (
    "update_time" REAL,
    "shape" TEXT,
    "body" BLOB
-);
+, "account_id" TEXT);
 CREATE UNIQUE INDEX "idx_chatgpt_capture_conversation_id_sha256"
     ON "chatgpt_capture" ("conversation_id", "sha256");
 CREATE TABLE "archiver_token" (
@@ -188,7 +188,7 @@ CREATE TABLE "chatgpt_textdoc" (
    "content" TEXT,
    "raw" TEXT,
    "imported_at" TEXT
-);
+, "conversation_id" TEXT, "textdoc_id" TEXT, "version" INTEGER, "textdoc_type" TEXT);
 CREATE VIRTUAL TABLE "chatgpt_textdoc_fts" USING FTS5 (
     "title", "content",
     tokenize='porter',
@@ -242,6 +242,41 @@ CREATE TRIGGER [chatgpt_conversation_trigram_au] AFTER UPDATE OF [title] ON [cha
               INSERT INTO [chatgpt_conversation_trigram] ([chatgpt_conversation_trigram], rowid, [title]) VALUES ('delete', old.rowid, old.[title]);
               INSERT INTO [chatgpt_conversation_trigram] (rowid, [title]) VALUES (new.rowid, new.[title]);
             END;
+CREATE INDEX "idx_chatgpt_conversation_account_id"
+    ON "chatgpt_conversation" ("account_id");
+CREATE INDEX "idx_chatgpt_textdoc_conversation_id"
+    ON "chatgpt_textdoc" ("conversation_id");
+CREATE TABLE "archiver_setting" (
+   "key" TEXT PRIMARY KEY,
+   "value" TEXT
+);
+CREATE TABLE "archiver_exclusion" (
+   "kind" TEXT,
+   "value" TEXT,
+   "added_at" TEXT,
+   PRIMARY KEY ("kind", "value")
+);
+CREATE TRIGGER archiver_refuse_excluded_conversation BEFORE INSERT ON chatgpt_conversation
+        WHEN NOT EXISTS (SELECT 1 FROM chatgpt_conversation WHERE id = new.id) AND (
+          EXISTS (SELECT 1 FROM archiver_exclusion WHERE
+            (kind = 'conversation' AND value = new.id)
+            OR (kind = 'project' AND value IN (new.project_id, new.gizmo_id, new.conversation_template_id))
+            OR (kind = 'gpt' AND value = new.gizmo_id))
+          OR (new.is_temporary_chat = 1 AND coalesce(
+            (SELECT value FROM archiver_setting WHERE key = 'archive-temporary-chats'), 'off') = 'off')
+          OR (json_valid(new.conversation_json)
+            AND json_extract(new.conversation_json, '$.is_do_not_remember') = 1
+            AND coalesce((SELECT value FROM archiver_setting WHERE key = 'archive-do-not-remember-chats'),
+                         'on') = 'off'))
+        BEGIN
+          SELECT RAISE(ABORT, 'refused by the archive''s privacy settings');
+        END;
+CREATE TRIGGER archiver_refuse_excluded_message BEFORE INSERT ON chatgpt_message
+        WHEN EXISTS (SELECT 1 FROM archiver_exclusion WHERE kind = 'conversation' AND value = new.conversation_id)
+          AND NOT EXISTS (SELECT 1 FROM chatgpt_conversation WHERE id = new.conversation_id)
+        BEGIN
+          SELECT RAISE(ABORT, 'refused by the archive''s privacy settings');
+        END;
 CREATE TABLE chatgpt_embedding (
           id INTEGER PRIMARY KEY,
           message_id TEXT NOT NULL UNIQUE REFERENCES chatgpt_message(id),

@@ -19,6 +19,18 @@ from .db import (
     rebuild,
     write_transaction,
 )
+from .privacy import (
+    EXCLUSION_KINDS,
+    SETTINGS,
+    NothingToForget,
+    PrivacyProblem,
+    add_exclusion,
+    forget_conversation,
+    get_settings,
+    list_exclusions,
+    remove_exclusion,
+    set_setting,
+)
 from .tokens import TokenError, create_token, list_tokens, revoke_token
 
 DEFAULT_DB = "archive.db"
@@ -158,7 +170,9 @@ def cli():
               help="Seconds a whole request body may take to arrive (408 after).")
 @click.option("--header-timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
               help="Seconds a request's headers may take to arrive before the connection is closed.")
-def serve(db, host, port, root, cors_origins, max_body, body_idle, body_deadline, header_timeout):
+@click.option("--max-asset", type=click.IntRange(min=1), default=None,
+              help="Largest file (image, audio, upload) the userscript may post, in bytes (default 50 MiB).")
+def serve(db, host, port, root, cors_origins, max_body, body_idle, body_deadline, header_timeout, max_asset):
     """Serve the ingest API and Datasette on one port. It keeps running until you press
     Ctrl+C: use a second terminal for the other commands.
 
@@ -168,7 +182,7 @@ def serve(db, host, port, root, cors_origins, max_body, body_idle, body_deadline
     """
     import uvicorn
 
-    from .app import DEFAULT_MAX_BODY, DEFAULT_ORIGINS, create_app, root_login_path
+    from .app import DEFAULT_MAX_ASSET, DEFAULT_MAX_BODY, DEFAULT_ORIGINS, create_app, root_login_path
     from .guards import is_loopback_name
     from .serving import CannotListen, header_deadline_protocol, listen
 
@@ -191,6 +205,7 @@ def serve(db, host, port, root, cors_origins, max_body, body_idle, body_deadline
             body_idle=body_idle,
             body_deadline=body_deadline,
             base_url=base,
+            max_asset=max_asset or DEFAULT_MAX_ASSET,
         )
     except ArchiveError as e:
         sock.close()
@@ -219,7 +234,7 @@ def _write(db, change, *args, create=False):
     try:
         with write_transaction(database) as conn:
             return change(conn, *args)
-    except (TokenError, NoSuchConversation) as e:
+    except (TokenError, NoSuchConversation, PrivacyProblem, NothingToForget) as e:
         raise click.ClickException(str(e)) from None
 
 
@@ -354,6 +369,9 @@ def _report(summary, db_path):
         click.echo(f"Assets: {summary.assets:,} stored, {summary.assets_known:,} already there.")
     if summary.textdocs:
         click.echo(f"Canvas documents: {summary.textdocs:,}.")
+    if summary.excluded:
+        click.echo(f"Left out by the archive's privacy settings (exclusions, temporary chats):"
+                   f" {summary.excluded:,} conversations.")
     if summary.tables:
         click.echo(f"Export files kept as tables: {', '.join(summary.tables)}.")
     for where in summary.unknown:
@@ -466,6 +484,105 @@ def sample(db):
                f" {pictures} pictures and a canvas document.")
     click.echo(f"Browse it: chatgpt-archiver serve --db {db}")
     click.echo("then open http://127.0.0.1:8001/ in your browser.")
+
+
+@cli.group()
+def exclude():
+    "Keep projects, GPTs or conversations out of the archive."
+
+
+_KIND = click.argument("kind", type=click.Choice(EXCLUSION_KINDS), metavar="KIND")
+
+
+@exclude.command(name="add")
+@db_option
+@_KIND
+@click.argument("id")
+def exclude_add(db, kind, id):
+    """Never store this project (g-p-…), GPT (g-…) or conversation again: live captures are
+    skipped and imports leave it out. What is already archived stays until you forget it.
+
+    Example:
+
+        chatgpt-archiver exclude add project g-p-6851c0de
+    """
+    held = _write(db, add_exclusion, kind, id, create=True)
+    click.echo(f"Excluded {kind} {id}: it will not be archived from now on.")
+    if held:
+        click.echo(f"The archive already holds {held} conversation(s) of it; remove them with"
+                   " chatgpt-archiver forget CONVERSATION_ID.")
+
+
+@exclude.command(name="remove")
+@db_option
+@_KIND
+@click.argument("id")
+def exclude_remove(db, kind, id):
+    """Archive this project, GPT or conversation again from now on.
+
+    Example:
+
+        chatgpt-archiver exclude remove project g-p-6851c0de
+    """
+    _write(db, remove_exclusion, kind, id)
+    click.echo(f"{kind.capitalize()} {id} is no longer excluded.")
+
+
+@exclude.command(name="list")
+@db_option
+def exclude_list(db):
+    """List what is excluded.
+
+    Example:
+
+        chatgpt-archiver exclude list
+    """
+    rows = list_exclusions(_open(db).conn)
+    if not rows:
+        click.echo("Nothing is excluded. Exclude with: chatgpt-archiver exclude add KIND ID")
+        return
+    for row in rows:
+        click.echo(f"{row['kind']:<13} {row['id']}  (since {row['added_at']})")
+
+
+@cli.command()
+@db_option
+@click.argument("conversation_id")
+def forget(db, conversation_id):
+    """Delete one conversation from the archive for good: its messages, captures, canvas
+    documents, search entries, and the files no other conversation uses. Nothing else in
+    chatgpt-archiver ever deletes. To keep it from coming back, also exclude it.
+
+    Example:
+
+        chatgpt-archiver forget 6a1b2c3d-0000-8000-8000-00000000beef
+    """
+    gone = _write(db, forget_conversation, conversation_id)
+    click.echo(f"Forgot {conversation_id}: {gone.describe()}.")
+
+
+@cli.command()
+@db_option
+@click.argument("name", required=False, type=click.Choice(list(SETTINGS)), metavar="[SETTING")
+@click.argument("value", required=False, type=click.Choice(["on", "off"]), metavar="[on|off]]")
+def settings(db, name, value):
+    """Show the archive's privacy settings, or set one to on or off. The server applies
+    them to every capture, whatever the userscript does.
+
+    Example:
+
+        chatgpt-archiver settings archive-temporary-chats on
+    """
+    if name is None:
+        current = get_settings(_open(db).conn)
+        for key, (default, meaning) in SETTINGS.items():
+            click.echo(f"{key} = {current[key]}  (default {default}) keeps {meaning}")
+        return
+    if value is None:
+        click.echo(get_settings(_open(db).conn)[name])
+        return
+    _write(db, set_setting, name, value, create=True)
+    click.echo(f"{name} = {value}")
 
 
 @cli.command(name="rebuild")

@@ -225,7 +225,7 @@ def test_bulk_import_indexes_once_and_an_interrupted_one_is_repaired(tmp_path):
         "select name from sqlite_master where type = 'trigger' and tbl_name = 'chatgpt_message'")}
     assert triggers(db) == {"chatgpt_message_ai", "chatgpt_message_ad", "chatgpt_message_au",
                             "chatgpt_message_trigram_ai", "chatgpt_message_trigram_ad", "chatgpt_message_trigram_au",
-                            "chatgpt_message_text_from_content"}
+                            "chatgpt_message_text_from_content", "archiver_refuse_excluded_message"}
     assert [r["content_type"] for r in db["chatgpt_message"].search("zephyrine")] == ["text"]
     db.execute("insert into chatgpt_message_fts(chatgpt_message_fts, rank) values ('integrity-check', 1)")
     # An import killed while the triggers were paused: the next open restores and re-indexes.

@@ -127,6 +127,9 @@ def fill(command, conversation, workdir):
     unpublished = re.search(r"unpublish (\S+)", command)
     if unpublished:
         first.append(f"chatgpt-archiver publish {unpublished.group(1)}")
+    unexcluded = re.search(r"exclude remove (\S+ \S+)", command)
+    if unexcluded:
+        first.append(f"chatgpt-archiver exclude add {unexcluded.group(1)}")
     return first, command
 
 
