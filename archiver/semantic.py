@@ -300,28 +300,35 @@ def _with_snippet(message):
 
 
 def hybrid_search(conn, q, *, mode="hybrid", since=None, until=None, role=None, model=None, project=None,
-                  current_only=False, limit=20, offset=0, per_conversation=3):
+                  current_only=False, sort="relevance", match="auto", limit=20, offset=0, per_conversation=3):
     """search_archive's answer (conversations, best first, with matching messages), ranked by
     words (``keyword``: archiver/search.py as it is), by meaning (``semantic``: message
     embeddings), or both fused by reciprocal rank (``hybrid``). Same shape as
-    search_archive's, plus ``search_mode``; semantic message hits carry ``similarity``."""
+    search_archive's, plus ``search_mode``; semantic message hits carry ``similarity``.
+    ``sort`` ("relevance" or "newest") and ``match`` (search_archive's mode: "auto", "words",
+    "substring") are passed to the keyword side; "newest" orders fused results by update."""
     from .search import Filters, _conversations, search_archive
 
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}")
     filters = dict(since=since, until=until, role=role, model=model, project=project, current_only=current_only)
     if mode == "keyword":
-        return dict(search_archive(conn, q, **filters, limit=limit, offset=offset,
+        return dict(search_archive(conn, q, **filters, sort=sort, mode=match, limit=limit, offset=offset,
                                    per_conversation=per_conversation), search_mode=mode)
+    if sort not in ("relevance", "newest"):
+        raise ValueError("sort must be 'relevance' or 'newest'")
     depth = max(FUSE_DEPTH, offset + limit)
     keyword = {"conversations": [], "notice": None, "documents": []}
     if mode == "hybrid":
-        keyword = search_archive(conn, q, **filters, limit=depth, per_conversation=per_conversation)
+        keyword = search_archive(conn, q, **filters, mode=match, limit=depth, per_conversation=per_conversation)
     semantic = _semantic_groups(conn, q, Filters(since, until, role, model, project, current_only), depth,
                                 per_conversation)
     by_keyword = {c["conversation_id"]: c for c in keyword["conversations"]}
     by_meaning = dict(semantic)
     fused = fuse([c["conversation_id"] for c in keyword["conversations"]], [cid for cid, _ in semantic])
+    if sort == "newest":
+        times = {cid: c["update_time"] for cid, c in _conversations(conn, [cid for cid, _ in fused]).items()}
+        fused.sort(key=lambda item: -(times.get(item[0]) or 0))
     page = [cid for cid, _ in fused[offset:offset + limit]]
     details = _conversations(conn, [cid for cid in page if cid not in by_keyword])
     conversations = []
