@@ -99,12 +99,15 @@ def ensure_model(conn):
         conn.execute("INSERT OR REPLACE INTO archiver_meta (key, value) VALUES (?, ?)", [META_MODEL, MODEL])
 
 
-def pending_messages(conn, limit=BATCH):
-    """Messages worth embedding that have no embedding yet: [(message id, text)]."""
+def pending_messages(conn, limit=BATCH, after=0):
+    """Messages worth embedding that have no embedding yet, in rowid order after ``after``:
+    [(rowid, message id, text)]. Callers walk forward with the last rowid, so a catch-up
+    reads the table once instead of rescanning what it has just embedded."""
     return conn.execute(
-        f"SELECT m.id, m.text FROM chatgpt_message m WHERE {ELIGIBLE}"
-        " AND NOT EXISTS (SELECT 1 FROM chatgpt_embedding e WHERE e.message_id = m.id) LIMIT ?",
-        [limit],
+        f"SELECT m.rowid, m.id, m.text FROM chatgpt_message m WHERE m.rowid > ? AND {ELIGIBLE}"
+        " AND NOT EXISTS (SELECT 1 FROM chatgpt_embedding e WHERE e.message_id = m.id)"
+        " ORDER BY m.rowid LIMIT ?",
+        [after, limit],
     ).fetchall()
 
 
@@ -115,7 +118,7 @@ def count_pending(conn):
 
 
 def reshape_embeddings(batch, vectors):
-    return [(mid, *packed) for (mid, _), packed in zip(batch, quantize(vectors))]
+    return [(mid, *packed) for (_, mid, _), packed in zip(batch, quantize(vectors))]
 
 
 def save_embeddings(conn, rows):
@@ -134,11 +137,13 @@ def embed_pending(db, *, progress=None, batch=BATCH):
     total = count_pending(db.conn)
     done = 0
     model = embedder()
+    after = 0
     while True:
-        rows = pending_messages(db.conn, batch)
+        rows = pending_messages(db.conn, batch, after)
         if not rows:
             return done
-        embedded = reshape_embeddings(rows, model.embed([text for _, text in rows]))
+        after = rows[-1][0]
+        embedded = reshape_embeddings(rows, model.embed([text for _, _, text in rows]))
         with write_transaction(db) as conn:
             save_embeddings(conn, embedded)
         done += len(rows)
@@ -362,18 +367,21 @@ async def keep_embedded(read, write, wake, *, idle=300.0, log=None):
     import asyncio
 
     model_checked = False
+    after = 0  # each pass walks the table once, from the start
     while True:
         try:
             if not model_checked:
                 await write(ensure_model)
                 model_checked = True
-            rows = await read(lambda conn: pending_messages(conn, BATCH))
+            rows = await read(lambda conn: pending_messages(conn, BATCH, after))
             if rows:
+                after = rows[-1][0]
                 model = await asyncio.to_thread(embedder)
-                vectors = await asyncio.to_thread(model.embed, [text for _, text in rows])
+                vectors = await asyncio.to_thread(model.embed, [text for _, _, text in rows])
                 embedded = reshape_embeddings(rows, vectors)
                 await write(lambda conn: save_embeddings(conn, embedded))
                 continue
+            after = 0
         except asyncio.CancelledError:
             raise
         except Exception as e:  # a read-only or full disk: try again later, never crash serve
