@@ -10,7 +10,9 @@ import hashlib
 import json
 import mimetypes
 import re
+import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -19,6 +21,23 @@ import sqlite_utils
 
 from .db import now_iso, prepare_capture, save_capture, search_index_paused, write_transaction
 from .reshape import MESSAGE_TABLE, NotAConversation, to_json
+
+# Per-file limits, so one file in an export (a zip's 1 MB can hold 1 GB of zeros) can neither
+# exhaust memory nor stop the rest of the import: it is skipped with a line naming it.
+# Files are streamed through a temporary file into SQLite, never held whole in memory;
+# SQLite's own limit on one value is 1,000,000,000 bytes.
+MAX_FILE_BYTES = 512 * 1024 * 1024
+# Conversations, textdocs and the export's tables are parsed whole: a smaller bound.
+MAX_JSON_BYTES = 100 * 1024 * 1024
+CHUNK = 1024 * 1024
+
+
+def read_bounded(stream, limit):
+    """All of a stream, or ImportProblem if it holds more than ``limit`` bytes."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise ImportProblem(f"too large: over {limit:,} bytes; skipped")
+    return data
 
 BATCH = 200  # conversations per transaction: few commits, bounded memory
 CONVERSATION_FILE = re.compile(r"^conversations(?:-\d+)?\.json$")
@@ -169,7 +188,7 @@ def iter_conversations(stream):
         for index, item in enumerate(ijson.items(rest, "item", use_float=True)):
             yield index, item
     elif first == b"{":
-        yield 0, json.loads(rest.read())
+        yield 0, json.loads(read_bounded(rest, MAX_JSON_BYTES))
     else:
         raise ImportProblem("not JSON: expected a conversation list or object")
 
@@ -225,7 +244,7 @@ def import_paths(db, paths, progress=None, bulk=False):
                     _import_table(db, entry, summary)
                 elif kind == "unknown":
                     summary.unknown.append(where)
-            except (OSError, zipfile.BadZipFile, ImportProblem) as e:
+            except (OSError, zipfile.BadZipFile, zlib.error, ImportProblem) as e:
                 summary.skipped.append(f"{where}: {e}")
             summary.bytes_done += entry.size
             if progress:
@@ -261,7 +280,10 @@ def _save_batch(db, batch, where, summary):
     for index, item in batch:
         label = _label(item, index)
         try:
-            prepared.append(prepare_capture(to_json(item).encode("utf-8"), data=item))
+            raw = to_json(item).encode("utf-8")
+            if len(raw) > MAX_JSON_BYTES:
+                raise NotAConversation(f"conversation too large: {len(raw):,} bytes, over {MAX_JSON_BYTES:,}")
+            prepared.append(prepare_capture(raw, data=item))
         except NotAConversation as e:
             summary.skipped.append(f"{where}: {label}: {e}")
     with write_transaction(db) as conn:
@@ -291,28 +313,44 @@ def _label(item, index):
 
 
 def _import_asset(db, entry, summary):
-    with entry.open() as stream:
-        data = stream.read()
-    digest = hashlib.sha256(data).hexdigest()
-    match = FILE_ID.match(entry.name)
-    with write_transaction(db) as conn:
-        stored = conn.execute(
-            "INSERT OR IGNORE INTO chatgpt_asset (sha256, size, mime_type, data) VALUES (?, ?, ?, ?)",
-            [digest, len(data), mimetypes.guess_type(entry.name)[0], data],
-        ).rowcount
-        conn.execute(
-            "INSERT OR REPLACE INTO chatgpt_asset_file (path, file_id, name, sha256) VALUES (?, ?, ?, ?)",
-            [entry.path, match.group(1) if match else None, entry.name, digest],
-        )
+    with entry.open() as stream, tempfile.TemporaryFile() as spool:
+        hasher, size = hashlib.sha256(), 0
+        while chunk := stream.read(CHUNK):
+            size += len(chunk)
+            if size > MAX_FILE_BYTES:
+                raise ImportProblem(f"too large: over {MAX_FILE_BYTES:,} bytes; skipped")
+            hasher.update(chunk)
+            spool.write(chunk)
+        digest = hasher.hexdigest()
+        match = FILE_ID.match(entry.name)
+        with write_transaction(db) as conn:
+            stored = conn.execute(
+                "INSERT OR IGNORE INTO chatgpt_asset (sha256, size, mime_type, data) VALUES (?, ?, ?, zeroblob(?))",
+                [digest, size, mimetypes.guess_type(entry.name)[0], size],
+            ).rowcount
+            if stored and size:
+                (rowid,) = conn.execute("SELECT rowid FROM chatgpt_asset WHERE sha256 = ?", [digest]).fetchone()
+                spool.seek(0)
+                with conn.blobopen("chatgpt_asset", "data", rowid) as blob:
+                    while chunk := spool.read(CHUNK):
+                        blob.write(chunk)
+            _link_asset_file(conn, entry, match, digest)
     if stored:
         summary.assets += 1
     else:
         summary.assets_known += 1
 
 
+def _link_asset_file(conn, entry, match, digest):
+    conn.execute(
+        "INSERT OR REPLACE INTO chatgpt_asset_file (path, file_id, name, sha256) VALUES (?, ?, ?, ?)",
+        [entry.path, match.group(1) if match else None, entry.name, digest],
+    )
+
+
 def _import_textdoc(db, entry, summary):
     with entry.open() as stream:
-        raw = stream.read()
+        raw = read_bounded(stream, MAX_JSON_BYTES)
     text = raw.decode("utf-8", "replace")
     with write_transaction(db) as conn:
         same = conn.execute("SELECT raw FROM chatgpt_textdoc WHERE path = ?", [entry.path]).fetchone()
@@ -338,7 +376,7 @@ def _import_textdoc(db, entry, summary):
 
 def _import_table(db, entry, summary):
     with entry.open() as stream:
-        raw = stream.read()
+        raw = read_bounded(stream, MAX_JSON_BYTES)
     try:
         data = json.loads(raw)
     except ValueError as e:

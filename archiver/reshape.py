@@ -85,6 +85,16 @@ class NotAConversation(ValueError):
     """Valid JSON that is not a conversation; the message says what is wrong."""
 
 
+class ConversationTooLarge(NotAConversation):
+    """More nodes than the archive takes in one conversation (answered 422, like any other
+    conversation it refuses)."""
+
+
+# Real conversations have hundreds of nodes, a few thousand at most. Above this, storing,
+# showing and exporting one conversation would take memory out of proportion to anything real.
+MAX_NODES = 200_000
+
+
 class BadJSON(ValueError):
     """Bytes that do not parse as JSON."""
 
@@ -157,6 +167,11 @@ def reshape_conversation(data):
     """
     if not isinstance(data, dict):
         raise NotAConversation(f"not a conversation: expected a JSON object, got {_kind(data)}")
+    tree = data.get("mapping") if data.get("mapping") is not None else data.get("messages")
+    if isinstance(tree, (dict, list)) and len(tree) > MAX_NODES:
+        raise ConversationTooLarge(
+            f"conversation too large: {len(tree):,} nodes; the archive takes at most {MAX_NODES:,} per conversation"
+        )
     if "mapping" in data and data["mapping"] is not None:
         if not isinstance(data["mapping"], dict):
             raise NotAConversation(f"'mapping' must be an object, got {_kind(data['mapping'])}")

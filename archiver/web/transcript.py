@@ -6,6 +6,7 @@ from datasette.utils.asgi import Forbidden, NotFound, Response
 
 from .auth import archive_database
 from .common import can_read_all, render
+from .errors import export_refusal
 from .published import public_json, published_view
 from .render import branch, children_of, markdown, switch_targets, when
 
@@ -18,6 +19,8 @@ async def transcript_page(datasette, request):
     public = None if reader else await published_view(db, cid)  # what anyone else sees (published.py)
     if not (reader or public):
         raise Forbidden("This conversation is private")
+    if fmt == "json" and (refusal := await export_refusal(db, cid)):
+        return refusal  # above the node limit (errors.py)
     conversation = (await db.execute("SELECT * FROM chatgpt_conversation WHERE id = ?", [cid])).dicts()
     if not conversation:
         raise NotFound("No such conversation")

@@ -1,0 +1,97 @@
+"""Issue 12, class 6: sizes are untrusted. Export files stream into the archive in bounded
+memory, one too large is skipped by name while the rest lands; conversations have a node
+limit (422); the .json export refuses above it (413); a facet on a missing column is a 400."""
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import pytest
+from starlette.testclient import TestClient
+
+import archiver.reshape
+from archiver.app import create_app
+from archiver.db import open_db, write_transaction
+from archiver.importer import MAX_FILE_BYTES, import_paths
+
+from conftest import LOCAL, fixture_bytes, fixture_json
+from untrusted import chain, raw
+
+MB = 1024 * 1024
+
+
+def zeros(f, size):
+    block = b"\0" * MB
+    for _ in range(size // MB):
+        f.write(block)
+
+
+def test_a_zip_bomb_asset_is_skipped_by_name_in_bounded_memory_and_the_rest_lands(tmp_path):
+    export = tmp_path / "export.zip"
+    with zipfile.ZipFile(export, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        z.writestr("conversations.json", b"[" + fixture_bytes("branched.json") + b"]")
+        with z.open("file-Bomb123-zeros.dat", "w", force_zip64=True) as f:
+            zeros(f, MAX_FILE_BYTES + MB)  # over the limit
+        with z.open("file-Big456-zeros.dat", "w", force_zip64=True) as f:
+            zeros(f, 160 * MB)  # under it: stored, streamed
+        z.writestr("file-Small789-note.txt", b"a small file")
+    assert export.stat().st_size < 4 * MB  # 700 MB inside
+    db = tmp_path / "archive.db"
+    process = subprocess.Popen([sys.executable, "-m", "archiver", "import", str(db), str(export)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    peak_mb = usage.ru_maxrss / 1024
+    assert os.waitstatus_to_exitcode(status) == 1, output  # one problem, said so
+    problems = [line for line in output.splitlines() if "file-Bomb123-zeros.dat" in line]
+    assert len(problems) == 1 and "too large" in problems[0], output
+    assert peak_mb < 250, peak_mb  # the old reader held the whole file, twice
+    archive = open_db(db)
+    sizes = dict(archive.execute("select f.file_id, a.size from chatgpt_asset_file f join chatgpt_asset a using (sha256)"))
+    assert sizes == {"file-Big456": 160 * MB, "file-Small789": 12}
+    assert archive.execute("select count(*) from chatgpt_conversation").fetchone()[0] == 1
+    assert archive.execute("select length(data) from chatgpt_asset where size = 12").fetchone() == (12,)
+    archive.close()
+
+
+def test_a_conversation_over_the_node_limit_is_refused_clearly(client, auth, db, tmp_path):
+    n = archiver.reshape.MAX_NODES + 1
+    mapping = {f"n{i}": {"parent": f"n{i - 1}" if i else None, "children": [], "message": None} for i in range(n)}
+    body = json.dumps({"conversation_id": "huge", "mapping": mapping}).encode()
+    response = client.post("/api/conversations", content=body, headers=auth)
+    assert response.status_code == 422
+    assert response.json() == {"ok": False, "status": 422, "error":
+                               f"conversation too large: {n:,} nodes; the archive takes at most {n - 1:,} per conversation"}
+    paged = json.dumps({"conversation_id": "huge", "messages": [{"id": f"m{i}"} for i in range(n)]}).encode()
+    assert client.post("/api/conversations", content=paged, headers=auth).status_code == 422
+    assert db.execute("select count(*) from chatgpt_message").fetchone()[0] == 0
+    # In an export, it is skipped by name and the rest lands.
+    (tmp_path / "conversations.json").write_bytes(b"[" + body + b"," + fixture_bytes("branched.json") + b"]")
+    summary = import_paths(db, [tmp_path / "conversations.json"])
+    assert summary.new == 1 and summary.skipped == [
+        f"{tmp_path / 'conversations.json'}: conversation huge: conversation too large: {n:,} nodes;"
+        f" the archive takes at most {n - 1:,} per conversation"]
+
+
+def test_the_json_export_refuses_above_the_limit(client, auth, db, monkeypatch):
+    data = chain("big", ["q", "a", "q2", "a2"])
+    assert client.post("/api/conversations", content=raw(data), headers=auth).status_code == 201
+    assert client.get("/-/c/big.json").status_code == 200
+    monkeypatch.setattr(archiver.reshape, "MAX_NODES", 3)  # rows the insert API added could pass it
+    response = client.get("/-/c/big.json")
+    assert response.status_code == 413
+    assert response.json()["error"].startswith("this conversation has 5 nodes; the .json export stops at 3")
+    assert client.get("/-/c/big").status_code == 200
+
+
+@pytest.mark.parametrize("query", ["_facet=nope", "_facet_array=nope", "_facet_date=nope", "_facet=text&_facet=nope",
+                                   '_facet={"column":"nope"}', "_facet_size=max&_facet=nope"])
+@pytest.mark.parametrize("table", ["chatgpt_message", "chatgpt_conversation", "public_messages"])
+def test_a_facet_on_a_missing_column_is_a_400(client, query, table):
+    for suffix in ("", ".json"):
+        response = client.get(f"/archive/{table}{suffix}?{query}")
+        assert response.status_code == 400, (table, suffix, query, response.text[:200])
+        assert "cannot facet by that" in response.text
+    assert client.get(f"/archive/{table}?_facet=conversation_id").status_code in (200, 400)
