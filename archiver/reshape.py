@@ -10,11 +10,13 @@ Accepts the three shapes ChatGPT hands out:
 Everything is iterative: a 100,000-node chain must not meet Python's recursion limit.
 """
 
+import io
 import json
 import math
 import re
 from datetime import datetime, timezone
 
+import ijson
 import orjson
 
 from .content import asset_pointers, render_content
@@ -93,6 +95,7 @@ class ConversationTooLarge(NotAConversation):
 # Real conversations have hundreds of nodes, a few thousand at most. Above this, storing,
 # showing and exporting one conversation would take memory out of proportion to anything real.
 MAX_NODES = 200_000
+TOO_MANY_NODES = f"conversation too large: more than {MAX_NODES:,} nodes, the archive's limit for one conversation"
 
 
 class BadJSON(ValueError):
@@ -102,9 +105,31 @@ class BadJSON(ValueError):
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
+def refuse_too_many_nodes(raw):
+    """Raise ConversationTooLarge for bytes holding more than MAX_NODES nodes, before they are
+    parsed: a million tiny nodes fit in a few tens of MB of JSON but take a gigabyte once
+    parsed. Every key takes a colon, so bytes with fewer colons than MAX_NODES are let
+    through at once; others are scanned as a stream (ijson), counting the nodes of the top
+    level ``mapping`` or ``messages`` and stopping at the limit. Malformed JSON is left for
+    the parser to report."""
+    if not isinstance(raw, bytes) or raw.count(b":") <= MAX_NODES:
+        return
+    nodes = 0
+    try:
+        for prefix, event, _ in ijson.parse(io.BytesIO(raw)):
+            if (prefix == "mapping" and event == "map_key") or (prefix == "messages.item" and event == "start_map"):
+                nodes += 1
+                if nodes > MAX_NODES:
+                    raise ConversationTooLarge(TOO_MANY_NODES)
+    except ijson.JSONError:
+        return
+
+
 def parse_json(raw):
     """Parse a capture's bytes. Lone UTF-16 surrogates (legal in JSON, illegal in SQLite's
-    UTF-8) are replaced, so one bad character cannot make a conversation unstorable."""
+    UTF-8) are replaced, so one bad character cannot make a conversation unstorable.
+    Bytes with more nodes than the archive takes are refused before parsing."""
+    refuse_too_many_nodes(raw)
     try:
         # orjson is several times faster on big conversations; what it refuses (lone
         # surrogates, huge integers, deep nesting, bad input) goes to the standard library,
@@ -169,9 +194,7 @@ def reshape_conversation(data):
         raise NotAConversation(f"not a conversation: expected a JSON object, got {_kind(data)}")
     tree = data.get("mapping") if data.get("mapping") is not None else data.get("messages")
     if isinstance(tree, (dict, list)) and len(tree) > MAX_NODES:
-        raise ConversationTooLarge(
-            f"conversation too large: {len(tree):,} nodes; the archive takes at most {MAX_NODES:,} per conversation"
-        )
+        raise ConversationTooLarge(TOO_MANY_NODES)
     if "mapping" in data and data["mapping"] is not None:
         if not isinstance(data["mapping"], dict):
             raise NotAConversation(f"'mapping' must be an object, got {_kind(data['mapping'])}")

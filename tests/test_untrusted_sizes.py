@@ -75,17 +75,15 @@ def test_a_conversation_over_the_node_limit_is_refused_clearly(client, auth, db,
     body = json.dumps({"conversation_id": "huge", "mapping": mapping}).encode()
     response = client.post("/api/conversations", content=body, headers=auth)
     assert response.status_code == 422
-    assert response.json() == {"ok": False, "status": 422, "error":
-                               f"conversation too large: {n:,} nodes; the archive takes at most {n - 1:,} per conversation"}
+    too_many = f"conversation too large: more than {n - 1:,} nodes, the archive's limit for one conversation"
+    assert response.json() == {"ok": False, "status": 422, "error": too_many}
     paged = json.dumps({"conversation_id": "huge", "messages": [{"id": f"m{i}"} for i in range(n)]}).encode()
     assert client.post("/api/conversations", content=paged, headers=auth).status_code == 422
     assert db.execute("select count(*) from chatgpt_message").fetchone()[0] == 0
     # In an export, it is skipped by name and the rest lands.
     (tmp_path / "conversations.json").write_bytes(b"[" + body + b"," + fixture_bytes("branched.json") + b"]")
     summary = import_paths(db, [tmp_path / "conversations.json"])
-    assert summary.new == 1 and summary.skipped == [
-        f"{tmp_path / 'conversations.json'}: conversation huge: conversation too large: {n:,} nodes;"
-        f" the archive takes at most {n - 1:,} per conversation"]
+    assert summary.new == 1 and summary.skipped == [f"{tmp_path / 'conversations.json'}: conversation huge: {too_many}"]
 
 
 def test_the_json_export_refuses_above_the_limit(client, auth, db, monkeypatch):
@@ -108,3 +106,19 @@ def test_a_facet_on_a_missing_column_is_a_400(client, query, table):
         assert response.status_code == 400, (table, suffix, query, response.text[:200])
         assert "cannot facet by that" in response.text
     assert client.get(f"/archive/{table}?_facet=conversation_id").status_code in (200, 400)
+
+
+@pytest.mark.parametrize("name", ["branched.json", "every_content_type.json", "paged.json", "hostile.json"])
+def test_the_streamed_json_export_is_the_whole_export(client, auth, db, name):
+    from archiver.web.transcript import export_json
+
+    assert client.post("/api/conversations", content=fixture_bytes(name), headers=auth).status_code == 201
+    (cid,) = db.execute("select id from chatgpt_conversation").fetchone()
+    db.conn.row_factory = __import__("sqlite3").Row
+    conversation = dict(db.execute("select * from chatgpt_conversation").fetchone())
+    rows = [dict(r) for r in db.execute("select * from chatgpt_message where conversation_id = ?", [cid])]
+    db.conn.row_factory = None
+    response = client.get(f"/-/c/{cid}.json")
+    assert response.status_code == 200 and response.headers["content-type"] == "application/json; charset=utf-8"
+    assert response.headers["content-disposition"] == f'attachment; filename="conversation-{cid}.json"'
+    assert response.json() == export_json(conversation, rows)
