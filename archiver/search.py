@@ -44,7 +44,8 @@ def search_archive(conn, q, *, since=None, until=None, role=None, model=None, pr
     Returns {"query", "mode", "notice", "total", "has_more", "conversations": [{
     "conversation_id", "title", "title_highlights", "create_time", "update_time", "model",
     "project_id", "gizmo_id", "is_archived", "message_count", "title_match", "match_count",
-    "messages": [{"node_id", "role", "create_time", "is_current", "snippet", "highlights"}]}],
+    "messages": [{"node_id", "role", "content_type", "create_time", "is_current", "snippet",
+    "highlights"}]}],
     "documents": [{"path", "title", "snippet", "highlights"}]}.
     """
     if sort not in SORTS:
@@ -202,8 +203,9 @@ def _finish(conn, result, terms, found, how, sort, limit, offset, per_conversati
             group["newest"] = hit["create_time"]
     for position, cid in enumerate(titles):
         group = groups.setdefault(cid, {"score": 0.0, "hits": [], "newest": None, "title": False})
-        # A title match outweighs any number of message matches: it is what a person remembers.
-        group["score"] += 1 + 1 / (1 + position)
+        # A title match puts a conversation above those matched in messages only (a title is
+        # what a person remembers); among title matches, more matching messages come first.
+        group["score"] += 1 + 0.1 / (1 + position)
         group["title"] = True
     ids = list(groups)
     details = _conversations(conn, ids)
@@ -258,7 +260,7 @@ def _message_snippets(conn, rowids, terms, how):
     marks = _Markers()
     placeholders = ",".join("?" * len(rowids))
     meta = {row[0]: row[1:] for row in conn.execute(
-        f"SELECT rowid, node_id, author_role, create_time, is_current FROM chatgpt_message"
+        f"SELECT rowid, node_id, author_role, content_type, create_time, is_current FROM chatgpt_message"
         f" WHERE rowid IN ({placeholders})", rowids)}
     if how == "words":
         texts = dict(conn.execute(
@@ -272,9 +274,9 @@ def _message_snippets(conn, rowids, terms, how):
         snippets = {rowid: substring_snippet(text or "", terms) for rowid, text in texts.items()}
     out = {}
     for rowid, (snippet, highlights) in snippets.items():
-        node_id, role, create_time, is_current = meta[rowid]
+        node_id, role, content_type, create_time, is_current = meta[rowid]
         snippet, highlights = _clip(snippet, highlights)
-        out[rowid] = {"node_id": node_id, "role": role, "create_time": create_time,
+        out[rowid] = {"node_id": node_id, "role": role, "content_type": content_type, "create_time": create_time,
                       "is_current": bool(is_current), "snippet": snippet, "highlights": highlights}
     return out
 
