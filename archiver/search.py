@@ -146,13 +146,17 @@ def _search(conn, terms, filters, sort, how):
     message_fts, title_fts = _tables(how)
     match = fts_match(terms)
     params = {"q": match, "cap": MESSAGE_CAP, **filters.params}
-    order = "f.rank" if sort == "relevance" else "m.create_time DESC"
+    # Parts of words match far more rows than words do (four letters occur everywhere), and
+    # ranking them all costs more than it tells: the newest stored matches are taken instead.
+    rank = "f.rank" if how == "words" else "f.rowid DESC"
+    order = rank if sort == "relevance" else "m.create_time DESC"
     columns = "m.rowid AS rowid, m.conversation_id, m.create_time"
     if not filters.any and sort == "relevance":
         # The index ranks on its own first; only the best rows are then looked up.
+        inner = "rank" if how == "words" else "rowid DESC"
         sql = (f"WITH f AS MATERIALIZED (SELECT rowid, rank FROM {message_fts} WHERE {message_fts} MATCH :q"
-               f" ORDER BY rank LIMIT :cap) SELECT {columns} FROM f JOIN chatgpt_message m ON m.rowid = f.rowid"
-               " ORDER BY f.rank")
+               f" ORDER BY {inner} LIMIT :cap) SELECT {columns} FROM f JOIN chatgpt_message m ON m.rowid = f.rowid"
+               f" ORDER BY {rank}")
     else:
         where = " AND ".join([f"{message_fts} MATCH :q", *filters.message])
         sql = (f"SELECT {columns} FROM {message_fts} f JOIN chatgpt_message m ON m.rowid = f.rowid"
@@ -208,11 +212,13 @@ def _finish(conn, result, terms, found, how, sort, limit, offset, per_conversati
         group["score"] += 1 + 0.1 / (1 + position)
         group["title"] = True
     ids = list(groups)
-    details = _conversations(conn, ids)
     if sort == "newest":
+        # A title match counts as new as its conversation's last change.
+        changed = {cid: c["update_time"] for cid, c in _conversations(conn, titles).items()}
+
         def key(cid):
-            group, conversation = groups[cid], details[cid]
-            times = [group["newest"]] + ([conversation["update_time"]] if group["title"] else [])
+            group = groups[cid]
+            times = [group["newest"]] + ([changed.get(cid)] if group["title"] else [])
             return -max((t for t in times if t is not None), default=0)
     else:
         def key(cid):
@@ -221,6 +227,7 @@ def _finish(conn, result, terms, found, how, sort, limit, offset, per_conversati
     result["total"] = len(ordered)
     page = ordered[offset:offset + limit]
     result["has_more"] = len(ordered) > offset + limit
+    details = _conversations(conn, page)
     shown = {cid: groups[cid]["hits"][:per_conversation] for cid in page}
     snippets = _message_snippets(conn, [h["rowid"] for hits in shown.values() for h in hits], terms, how)
     title_marks = _title_highlights(conn, [details[cid]["rowid"] for cid in page if groups[cid]["title"]], terms, how)
@@ -304,9 +311,10 @@ class _Markers:
     def __init__(self):
         token = secrets.token_hex(16)
         self.open, self.close = f"\ue000{token}\ue001", f"\ue002{token}\ue003"
+        self.split = re.compile("({}|{})".format(re.escape(self.open), re.escape(self.close))).split
 
     def parse(self, marked):
-        pieces = re.split("({}|{})".format(re.escape(self.open), re.escape(self.close)), marked)
+        pieces = self.split(marked)
         text, highlights, start = [], [], None
         length = 0
         for piece in pieces:

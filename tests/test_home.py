@@ -209,3 +209,30 @@ def test_every_page_gets_the_stylesheet_with_a_dark_theme(site):
         assert 'href="/-/static-plugins/chatgpt-archiver/archiver.css' in site.get(path).text, path
     css = site.get("/-/static-plugins/chatgpt-archiver/archiver.css").text
     assert "@media (prefers-color-scheme: dark)" in css
+
+
+def test_search_pages_through_many_conversations(db_path):
+    db = open_db(db_path)
+    save(db, *[conversation(f"c{i:02d}", f"Tea {i}", [("n", None, "user", "oolong " * (i + 1))], create_time=1.7e9 + i)
+               for i in range(25)])
+    db.close()
+    with TestClient(create_app(db_path), base_url=LOCAL) as client:
+        first = client.get("/-/search?q=oolong&role=user")
+        assert first.status_code == 200
+        assert len(re.findall(r'<li class="conversation-result">', first.text)) == 20
+        more = re.search(r'<a href="([^"]+)" rel="next">', first.text).group(1).replace("&amp;", "&")
+        assert more == "?q=oolong&role=user&page=2"
+        second = client.get("/-/search" + more)
+        assert len(re.findall(r'<li class="conversation-result">', second.text)) == 5
+        assert 'rel="next"' not in second.text and 'href="?q=oolong&amp;role=user&amp;page=1" rel="prev"' in second.text
+
+
+@pytest.mark.parametrize("query", [
+    "q=pipeline&page=-3", "q=pipeline&page=abc", "q=pipeline&page=99999999999999999999", "q=pipeline&sort=%00",
+    "q=pipeline&role=%3Cscript%3E", "q=pipeline&since=0000-00-00&until=9999-99-99", "q=pipeline&since=1-1-1",
+    "q=pipeline&model=%27%22&project=%27", "q=%00%01%02", "q=%22%22%22", "q=NEAR(a+b)", "q=*", "q=a:b",
+    "q=" + "%F0%9F%98%80" * 400, "q=pipeline&current=yes&mode=regex", "q=&since=2024-01-01",
+])
+def test_odd_search_requests_get_a_page(site, query):
+    page = site.get("/-/search?" + query)
+    assert page.status_code == 200, page.text[-500:]

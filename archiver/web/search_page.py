@@ -2,7 +2,9 @@
 Every query string is answered with a page (never a 500): what search_archive cannot use
 comes back as its notice."""
 
+import time
 from datetime import datetime, timedelta
+from urllib.parse import parse_qsl, urlencode
 
 from datasette.utils.asgi import Forbidden
 from markupsafe import Markup, escape
@@ -36,13 +38,23 @@ def _day(value, *, end=False):
     return (day + timedelta(days=1 if end else 0)).timestamp()
 
 
-def _options(conn):
+_OPTIONS = {}
+OPTIONS_SECONDS = 30
+
+
+def _options(conn, path=None):
+    """The models and projects the filters offer: a scan of every conversation, so kept for
+    half a minute per archive (a new model appears in the list that much later)."""
+    cached = _OPTIONS.get(path)
+    if path and cached and time.monotonic() - cached[0] < OPTIONS_SECONDS:
+        return cached[1]
     models = [r[0] for r in conn.execute(
         "SELECT default_model_slug FROM chatgpt_conversation WHERE default_model_slug IS NOT NULL"
         " GROUP BY 1 ORDER BY count(*) DESC LIMIT 50")]
     projects = [r[0] for r in conn.execute(
         "SELECT coalesce(project_id, gizmo_id) AS p FROM chatgpt_conversation WHERE p IS NOT NULL"
         " GROUP BY 1 ORDER BY count(*) DESC LIMIT 50")]
+    _OPTIONS[path] = (time.monotonic(), (models, projects))
     return models, projects
 
 
@@ -88,7 +100,7 @@ async def search_page(datasette, request):
                                 project=form["project"] or None, current_only=form["current"], sort=sort,
                                 mode=mode, limit=PAGE, offset=offset)
         untitled = [c["conversation_id"] for c in result["conversations"] if not (c["title"] or "").strip()]
-        return result, _options(conn), _first_words(conn, untitled)
+        return result, _options(conn, db.path), _first_words(conn, untitled)
 
     result, (models, projects), first_words = await db.execute_fn(run)
     if result["notice"]:
@@ -118,7 +130,5 @@ async def search_page(datasette, request):
 
 
 def _page_url(request, page):
-    from urllib.parse import urlencode
-
-    args = [(k, v) for k, v in request.args.items() if k != "page"]
+    args = [(k, v) for k, v in parse_qsl(request.query_string, keep_blank_values=True) if k != "page"]
     return "?" + urlencode(args + [("page", str(page))])
