@@ -196,3 +196,12 @@ def test_dashboard_labels_readable_on_a_wide_screen(page, archive, shots):
     assert 2 <= len(boxes) <= 12
     assert all(a["right"] <= b["left"] + 1 for a, b in zip(boxes, boxes[1:]))  # no label overlaps the next
     page.screenshot(path=shots / "dashboard.png", full_page=True)
+
+
+def test_a_pasted_30000_word_query_gets_a_clear_answer(page, archive):
+    page.goto(archive.url + "/-/search")
+    page.fill("form.archiver-search input[name=q]", "word " * 30_000)  # the box keeps 1,000 characters
+    page.click("form.archiver-search button")
+    page.wait_for_url("**/-/search?q=**")
+    assert page.locator("p.notice").inner_text() == (
+        "That search has 200 words; searches are limited to 32. Search for a few words you remember.")
