@@ -58,5 +58,7 @@ def time_tag(epoch, now=None):
     moment = local(epoch)
     if moment is None:
         return Markup("")
-    return Markup('<time datetime="{}" title="{}">{}</time>').format(
-        moment.isoformat(timespec="seconds"), absolute(epoch), relative(epoch, now))
+    # Every part is made here from a number (no text from a capture), so no escaping is needed;
+    # Markup.format() was most of the list's rendering time.
+    return Markup(f'<time datetime="{moment.isoformat(timespec="seconds")}" title="{absolute(epoch)}">'
+                  f"{relative(epoch, now)}</time>")
