@@ -22,9 +22,9 @@ import sqlite3
 
 MAX_QUERY_CHARS = 1000
 MAX_TERMS = 32
-# How many best message matches are grouped into conversations. Enough for many pages of
-# conversations; bounded so a word in every message costs the same as a rarer one.
-MESSAGE_CAP = 1000
+# How many best message matches are grouped into conversations: ten per conversation shown
+# (more for later pages), bounded so a word in every message costs about what a rarer one does.
+MESSAGE_CAP = 200
 TITLE_CAP = 200
 SNIPPET_CHARS = 220
 SORTS = ("relevance", "newest")
@@ -41,7 +41,7 @@ def search_archive(conn, q, *, since=None, until=None, role=None, model=None, pr
     conversation's model. project: a project or custom GPT id (g-…). current_only: only
     messages on the branch ChatGPT shows.
 
-    Returns {"query", "mode", "notice", "total", "has_more", "conversations": [{
+    Returns {"query", "mode", "notice", "total", "more_matches", "has_more", "conversations": [{
     "conversation_id", "title", "title_highlights", "create_time", "update_time", "model",
     "project_id", "gizmo_id", "is_archived", "message_count", "title_match", "match_count",
     "messages": [{"node_id", "role", "content_type", "create_time", "is_current", "snippet",
@@ -52,7 +52,7 @@ def search_archive(conn, q, *, since=None, until=None, role=None, model=None, pr
         raise ValueError(f"sort must be one of {SORTS}")
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
-    result = {"query": q or "", "mode": None, "notice": None, "total": 0, "has_more": False,
+    result = {"query": q or "", "mode": None, "notice": None, "total": 0, "more_matches": False, "has_more": False,
               "conversations": [], "documents": []}
     terms, notice = parse_query(q)
     if notice or not terms:
@@ -61,7 +61,7 @@ def search_archive(conn, q, *, since=None, until=None, role=None, model=None, pr
     filters = Filters(since, until, role, model, project, current_only)
     try:
         if mode in ("auto", "words"):
-            found = _search(conn, terms, filters, sort, "words")
+            found = _search(conn, terms, filters, sort, "words", offset, limit)
             if any(found) or mode == "words":
                 return _finish(conn, result, terms, found, "words", sort, limit, offset, per_conversation)
             result["notice"] = "No whole words matched; showing text that contains what you typed."
@@ -71,7 +71,7 @@ def search_archive(conn, q, *, since=None, until=None, role=None, model=None, pr
                                 f" “{short[0]}” is too short.")
             result["mode"] = "substring"
             return result
-        found = _search(conn, terms, filters, sort, "substring")
+        found = _search(conn, terms, filters, sort, "substring", offset, limit)
         if not any(found):
             result["notice"] = None
         return _finish(conn, result, terms, found, "substring", sort, limit, offset, per_conversation)
@@ -141,11 +141,11 @@ def _tables(how):
     return f"chatgpt_message_{suffix}", f"chatgpt_conversation_{suffix}"
 
 
-def _search(conn, terms, filters, sort, how):
+def _search(conn, terms, filters, sort, how, offset, limit):
     """-> (message hits, title hits, document hits), each a list of dicts in order."""
     message_fts, title_fts = _tables(how)
     match = fts_match(terms)
-    params = {"q": match, "cap": MESSAGE_CAP, **filters.params}
+    params = {"q": match, "cap": max(MESSAGE_CAP, 10 * (offset + limit)), **filters.params}
     # Parts of words match far more rows than words do (four letters occur everywhere), and
     # ranking them all costs more than it tells: the newest stored matches are taken instead.
     rank = "f.rank" if how == "words" else "f.rowid DESC"
@@ -225,6 +225,8 @@ def _finish(conn, result, terms, found, how, sort, limit, offset, per_conversati
             return -groups[cid]["score"]
     ordered = sorted(ids, key=key)
     result["total"] = len(ordered)
+    # Only the best messages were grouped: more conversations may match than were counted.
+    result["more_matches"] = len(messages) >= max(MESSAGE_CAP, 10 * (offset + limit))
     page = ordered[offset:offset + limit]
     result["has_more"] = len(ordered) > offset + limit
     details = _conversations(conn, page)
@@ -311,22 +313,15 @@ class _Markers:
     def __init__(self):
         token = secrets.token_hex(16)
         self.open, self.close = f"\ue000{token}\ue001", f"\ue002{token}\ue003"
-        self.split = re.compile("({}|{})".format(re.escape(self.open), re.escape(self.close))).split
 
     def parse(self, marked):
-        pieces = self.split(marked)
-        text, highlights, start = [], [], None
-        length = 0
-        for piece in pieces:
-            if piece == self.open:
-                start = length
-            elif piece == self.close:
-                if start is not None and length > start:
-                    highlights.append([start, length])
-                start = None
-            else:
-                text.append(piece)
-                length += len(piece)
+        text, highlights, length = [], [], 0
+        for i, chunk in enumerate(marked.split(self.open)):
+            inside, _, after = chunk.partition(self.close) if i else ("", "", chunk)
+            if inside:
+                highlights.append([length, length + len(inside)])
+            text += [inside, after]
+            length += len(inside) + len(after)
         return "".join(text), _merge(highlights)
 
 
