@@ -120,6 +120,7 @@ class Filters:
         if role:
             self.message.append("m.author_role = :role")
             self.params["role"] = role
+        self.joins_conversation = bool(model or project)
         if model:
             self.message.append("(m.model = :model OR c.default_model_slug = :model)")
             self.conversation.append("c.default_model_slug = :model")
@@ -153,15 +154,25 @@ def _search(conn, terms, filters, sort, how, offset, limit):
     columns = "m.rowid AS rowid, m.conversation_id, m.create_time"
     if not filters.any and sort == "relevance":
         # The index ranks on its own first; only the best rows are then looked up.
+        # (Asking for rank at all makes FTS5 count every match for bm25: not for parts of words.)
         inner = "rank" if how == "words" else "rowid DESC"
-        sql = (f"WITH f AS MATERIALIZED (SELECT rowid, rank FROM {message_fts} WHERE {message_fts} MATCH :q"
+        picked = "rowid, rank" if how == "words" else "rowid"
+        sql = (f"WITH f AS MATERIALIZED (SELECT {picked} FROM {message_fts} WHERE {message_fts} MATCH :q"
                f" ORDER BY {inner} LIMIT :cap) SELECT {columns} FROM f JOIN chatgpt_message m ON m.rowid = f.rowid"
                f" ORDER BY {rank}")
     else:
-        where = " AND ".join([f"{message_fts} MATCH :q", *filters.message])
-        sql = (f"SELECT {columns} FROM {message_fts} f JOIN chatgpt_message m ON m.rowid = f.rowid"
-               f" JOIN chatgpt_conversation c ON c.id = m.conversation_id WHERE {where}"
-               f" ORDER BY {order} LIMIT :cap")
+        # The conversation is joined only when a filter needs it: on a million messages the
+        # join costs more than the search.
+        join = " JOIN chatgpt_conversation c ON c.id = m.conversation_id" if filters.joins_conversation else ""
+        if sort == "newest":
+            # Every match is looked up for its date; the index's rowids first, no ranking.
+            where = " AND ".join([f"m.rowid IN (SELECT rowid FROM {message_fts} WHERE {message_fts} MATCH :q)",
+                                  *filters.message])
+            sql = f"SELECT {columns} FROM chatgpt_message m{join} WHERE {where} ORDER BY {order} LIMIT :cap"
+        else:
+            where = " AND ".join([f"{message_fts} MATCH :q", *filters.message])
+            sql = (f"SELECT {columns} FROM {message_fts} f JOIN chatgpt_message m ON m.rowid = f.rowid{join}"
+                   f" WHERE {where} ORDER BY {order} LIMIT :cap")
     messages = [dict(zip(("rowid", "conversation_id", "create_time"), row)) for row in conn.execute(sql, params)]
     titles = []
     if filters.titles:
