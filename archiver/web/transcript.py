@@ -1,11 +1,11 @@
 """The transcript page (/-/c/<id>) and its Markdown and JSON exports."""
 
-import json
-
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
+from ..export import reshape_chatgpt_json as export_json
 from .auth import archive_database
-from .common import can_read_all, is_published, render
+from .common import can_read_all, render
+from .published import public_json, published_view
 from .render import branch, children_of, markdown, switch_targets, when
 
 
@@ -14,7 +14,8 @@ async def transcript_page(datasette, request):
     cid = request.url_vars["cid"]
     fmt = request.url_vars.get("fmt")
     reader = await can_read_all(datasette, request)
-    if not (reader or await is_published(db, cid)):
+    public = None if reader else await published_view(db, cid)  # what anyone else sees (published.py)
+    if not (reader or public):
         raise Forbidden("This conversation is private")
     conversation = (await db.execute("SELECT * FROM chatgpt_conversation WHERE id = ?", [cid])).dicts()
     if not conversation:
@@ -25,9 +26,12 @@ async def transcript_page(datasette, request):
         " text, model, status, is_hidden, recipient, message_json FROM chatgpt_message WHERE conversation_id = ?",
         [cid],
     )).dicts()
+    if public:
+        conversation, rows = public[0], public[1]
     if fmt == "json":
-        return Response.json(export_json(conversation, rows), headers=_download(cid, "json"))
-    leaf = request.args.get("leaf") or conversation["current_leaf"] or conversation["current_node"]
+        export = public_json(conversation, rows) if public else export_json(conversation, rows)
+        return Response.json(export, headers=_download(cid, "json"))
+    leaf = public[2] if public else request.args.get("leaf") or conversation["current_leaf"] or conversation["current_node"]
     children = children_of(rows)
     turns = []
     for row, siblings, position in branch(rows, leaf):
@@ -38,7 +42,7 @@ async def transcript_page(datasette, request):
                           prev_leaf=prev_leaf, next_leaf=next_leaf, when=when(row["create_time"])))
     if fmt == "md":
         return Response.text(export_markdown(conversation, turns), headers=_download(cid, "md"))
-    captures = (await db.execute(
+    captures = [] if public else (await db.execute(
         "SELECT id, received_at, token_name, source, size, shape FROM chatgpt_capture"
         " WHERE conversation_id = ? ORDER BY id", [cid])).dicts()
     files = {}
@@ -59,23 +63,6 @@ async def transcript_page(datasette, request):
 
 def _download(cid, ext):
     return {"content-disposition": f'attachment; filename="conversation-{cid}.{ext}"'}
-
-
-def export_json(conversation, rows):
-    """The conversation in ChatGPT's own shape, rebuilt from every node ever captured."""
-    data = json.loads(conversation["conversation_json"] or "{}")
-    mapping = {}
-    children = children_of(rows)
-    for row in rows:
-        mapping[row["node_id"]] = {
-            "id": row["node_id"],
-            "message": json.loads(row["message_json"]) if row["message_json"] else None,
-            "parent": row["parent_id"],
-            "children": children.get(row["node_id"], []),
-        }
-    data["mapping"] = mapping
-    data["current_node"] = conversation["current_node"] or conversation["current_leaf"]
-    return data
 
 
 def export_markdown(conversation, turns):
