@@ -236,3 +236,13 @@ def test_search_pages_through_many_conversations(db_path):
 def test_odd_search_requests_get_a_page(site, query):
     page = site.get("/-/search?" + query)
     assert page.status_code == 200, page.text[-500:]
+
+
+def test_transcript_links_quote_ids():
+    from datasette.app import Datasette
+
+    from archiver.web.links import transcript_url
+
+    ds = Datasette([])
+    assert transcript_url(ds, "a/b?c#d") == "/-/c/a%2Fb%3Fc%23d"
+    assert transcript_url(ds, "c1", "n&x=1 #") == "/-/c/c1?leaf=n%26x%3D1%20%23#m-n%26x%3D1%20%23"

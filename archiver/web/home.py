@@ -11,6 +11,7 @@ from datasette.utils.asgi import Forbidden, Response
 from . import dates
 from .auth import archive_database
 from .common import can_read_all, render
+from .links import transcript_url
 
 PAGE = 100
 FIRST_WORDS = 90
@@ -94,7 +95,11 @@ async def _page_data(datasette, request):
         rows, cursor = await db.execute_fn(lambda conn: list_conversations(conn, title=title, before=before))
     except ValueError:  # a cursor nobody made: start at the top
         rows, cursor = await db.execute_fn(lambda conn: list_conversations(conn, title=title))
-    return db, {"groups": grouped(rows), "cursor": cursor, "title_filter": title, "before": before}
+    groups = grouped(rows)
+    for group in groups:
+        for row in group["rows"]:
+            row["url"] = transcript_url(datasette, row["id"])
+    return db, {"groups": groups, "cursor": cursor, "title_filter": title, "before": before}
 
 
 async def home_page(datasette, request):
@@ -105,7 +110,6 @@ async def home_page(datasette, request):
     context.update(
         total=counts[0], tokens=counts[1], database=db.name,
         empty=counts[0] == 0, commands=first_run_commands(db.path),
-        url=f"{request.scheme}://{request.host}",
     )
     return await render(datasette, request, "archiver_home.html", context)
 

@@ -13,6 +13,7 @@ from . import dates
 from .dashboard import dashboard_page, published_page
 from .files import asset_file, capture_json
 from .home import conversations_fragment, home_page
+from .links import transcript_url
 from .search_page import search_page
 from .transcript import transcript_page
 
@@ -65,13 +66,6 @@ def _field(row, key):
     if isinstance(value, dict):
         value = value.get("value")
     return value
-
-
-def transcript_url(datasette, cid, node=None):
-    url = datasette.urls.path(f"-/c/{cid}")
-    if node:
-        return f"{url}?leaf={node}#m-{node}"
-    return url
 
 
 @hookimpl

@@ -14,6 +14,7 @@ from . import dates
 from .auth import archive_database
 from .common import can_read_all, render
 from .home import label
+from .links import transcript_url
 
 PAGE = 20
 ROLES = ("user", "assistant", "tool", "system")
@@ -107,14 +108,14 @@ async def search_page(datasette, request):
         notices.append(result["notice"])
     conversations = []
     for c in result["conversations"]:
-        url = datasette.urls.path(f"-/c/{c['conversation_id']}")
+        url = transcript_url(datasette, c["conversation_id"])
         title = (c["title"] or "").strip()
         conversations.append(dict(
             c, url=url,
             heading=marked(c["title"], c["title_highlights"]) if title else label(
                 {"title": None, "first_words": first_words.get(c["conversation_id"])}),
             untitled=not title, when=dates.time_tag(c["update_time"]), absolute=dates.absolute(c["update_time"]),
-            hits=[dict(m, url=f"{url}?leaf={m['node_id']}#m-{m['node_id']}", html=marked(m["snippet"], m["highlights"]),
+            hits=[dict(m, url=transcript_url(datasette, c["conversation_id"], m["node_id"]), html=marked(m["snippet"], m["highlights"]),
                        when=dates.absolute(m["create_time"])) for m in c["messages"]],
         ))
     documents = [dict(d, html=marked(d["snippet"], d["highlights"]),
