@@ -1,7 +1,7 @@
 // ==UserScript==
 // @name         chatgpt-archiver
 // @namespace    chatgpt-archiver
-// @version      0.1.0
+// @version      0.2.0
 // @description  Keep your own archive of your ChatGPT conversations on your chatgpt-archiver server.
 // @match        https://chatgpt.com/*
 // @match        https://chat.openai.com/*
