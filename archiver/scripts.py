@@ -62,6 +62,10 @@ def render_userscript(server_url):
 
 
 def render_snippet(server_url, token):
-    """The console snippet: the same code with URL and token baked in, posting by fetch."""
+    """The console snippet: the same code with URL and token baked in, posting by fetch.
+
+    Wrapped in a function so the token lives in a closure: pasted bare, its top-level `var`s
+    would be properties of window, readable by any script on chatgpt.com (issue 12.5)."""
     source = _fill(userscript_source(), "ARCHIVER_SERVER", server_url.rstrip("/"))
-    return _fill(source, "ARCHIVER_TOKEN", token)
+    source = _fill(source, "ARCHIVER_TOKEN", token)
+    return f"(function () {{\n{source}\n}})();\n"

@@ -13,6 +13,8 @@ import pytest
 
 from archiver.db import open_db
 from conftest import ArchiveServer
+from userscript_harness import Manager, queued, wait_for
+from userscript_harness import scripted_context as harness_context
 from fake_chatgpt import (
     ACCESS_TOKEN,
     CHROMIUM,
@@ -27,37 +29,6 @@ from fake_chatgpt import (
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"), reason="no /usr/bin/chromium")
 
 USERSCRIPT = (Path(__file__).parent.parent / "userscript" / "chatgpt-archiver.user.js").read_text()
-
-# What a userscript manager provides. Storage is kept in the page's localStorage under its own
-# prefix so that it survives reloads, as a manager's storage does.
-GM_SHIM = """
-(() => {
-  const store = (k) => "gm:" + k;
-  window.__gmMenu = {};
-  window.GM_getValue = (k, d) => { const v = localStorage.getItem(store(k)); return v === null ? d : JSON.parse(v); };
-  window.GM_setValue = (k, v) => localStorage.setItem(store(k), JSON.stringify(v));
-  window.GM_registerMenuCommand = (name, fn) => { window.__gmMenu[name] = fn; };
-  window.GM_xmlhttpRequest = (d) => {
-    window.__gmXhr({method: d.method, url: d.url, headers: d.headers || {}, data: d.data || null}).then(
-      (r) => r.status ? d.onload({status: r.status, responseText: r.text, responseHeaders: r.headers})
-                      : d.onerror({error: "network"}),
-      () => d.onerror({error: "network"}));
-  };
-  window.unsafeWindow = window;
-})();
-"""
-
-
-def gm_xhr(request):
-    """The manager's side of GM_xmlhttpRequest: a plain HTTP request from outside the page."""
-    try:
-        response = httpx.request(request["method"], request["url"], headers=request["headers"],
-                                 content=request["data"], timeout=30)
-    except httpx.HTTPError:
-        return {"status": 0, "text": "", "headers": ""}
-    headers = "\r\n".join(f"{k}: {v}" for k, v in response.headers.items())
-    return {"status": response.status_code, "text": response.text, "headers": headers}
-
 
 @pytest.fixture(scope="module")
 def fake():
@@ -74,18 +45,17 @@ def archive(tmp_path):
         server.stop()
 
 
-def scripted_context(browser, archive, script=True, pace_ms=50, **kw):
-    context = new_context(browser, **kw)
-    if script:
-        context.expose_function("__gmXhr", gm_xhr)
-        settings = json.dumps({"token": archive.token, "paceMs": pace_ms})
-        context.add_init_script(GM_SHIM + f"""
-            for (const [k, v] of Object.entries({settings}))
-              if (localStorage.getItem("gm:" + k) === null) localStorage.setItem("gm:" + k, JSON.stringify(v));
-        """)
-        served = httpx.get(archive.url + "/userscript.user.js").text
-        context.add_init_script(served)
-    return context
+PORT = {}
+
+
+@pytest.fixture(autouse=True)
+def _port(fake_port):
+    PORT["fake"] = fake_port
+
+
+def scripted_context(browser, archive, script=True, pace_ms=50, manager=None, **kw):
+    manager = manager or Manager(PORT["fake"])
+    return harness_context(browser, archive, manager, script=script, pace_ms=pace_ms, **kw)
 
 
 def messages_in_archive(archive, conversation_id):
@@ -95,20 +65,6 @@ def messages_in_archive(archive, conversation_id):
             "select node_id from chatgpt_message where conversation_id = ?", [conversation_id])}
     finally:
         db.close()
-
-
-def queued(page):
-    """The userscript's retry queue, as the manager's storage holds it."""
-    return page.evaluate("JSON.parse(localStorage.getItem('gm:queue') || '[]')")
-
-
-def wait_for(page, predicate, timeout=20, what="condition"):
-    """Poll while letting Playwright serve the page's calls into Python (no time.sleep)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        page.wait_for_timeout(100)
 
 
 def add(fake, name, **kw):
