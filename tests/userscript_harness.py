@@ -16,6 +16,10 @@ import httpx
 
 from fake_chatgpt import CDN_HOST, ArchiveStandIn, new_context
 
+# The routes agreed with the server side (issue 13); the stand-in answers them only while the
+# real server does not (it answers 404 for an API route it lacks).
+STAND_IN_ROUTES = ("/api/assets/wanted", "/api/assets", "/api/textdocs", "/api/conversations/listed")
+
 GM_SHIM = """
 (() => {
   const parse = JSON.parse, stringify = JSON.stringify, ls = localStorage;
@@ -103,7 +107,7 @@ class Manager:
                 url = response.headers["location"]
                 method, data = ("GET", None) if response.status_code == 303 else (method, data)
                 continue
-            if response.status_code == 404 and parts.path.startswith("/api/") and "not found" in response.text.lower():
+            if response.status_code == 404 and parts.path in STAND_IN_ROUTES:
                 return self._stand_in(method, parts, headers, data)
             binary = not response.headers.get("content-type", "").startswith(("application/json", "text/"))
             return {"status": response.status_code, "text": "" if binary else response.text,

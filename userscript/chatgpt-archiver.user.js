@@ -660,7 +660,7 @@ function archiverMain(core) {
     },
   };
 
-  var status = { saved: 0, skipped: 0, assets: 0, textdocs: 0, dropped: 0, error: null, backfill: null };
+  var status = { saved: 0, skipped: 0, assets: 0, tooLarge: 0, textdocs: 0, dropped: 0, error: null, backfill: null };
   var auth = {}; // this tab's latest page headers: never another tab's account
   var archivedTimes = store.get("archivedTimes", {});
   var pace = Number(store.get("paceMs", 1000));
@@ -1108,13 +1108,14 @@ function archiverMain(core) {
 
   function giveUp(key, item, why) {
     assetsKnown[item.id] = true;
+    status.tooLarge += 1;
     status.error = "file " + item.id.slice(0, 14) + " not archived: " + why;
     finish(key, item.stamp, false);
   }
 
   /** ChatGPT's download-URL lookup, with the page's headers: {download_url, file_name, mime_type}. */
   function lookUp(item) {
-    var paths = core.downloadLookupPaths(item, item.conversationId);
+    var paths = core.downloadLookupPaths({ fileId: item.id, scheme: item.scheme }, item.conversationId);
     var lastError = null;
     function attempt(i) {
       if (i >= paths.length) return Promise.reject(lastError);
@@ -1794,6 +1795,7 @@ function archiverMain(core) {
       var state = "archived";
       var text = "Archived " + status.saved;
       if (status.assets) text += ", files " + status.assets;
+      if (status.tooLarge) text += " (" + status.tooLarge + " over the size limit)";
       if (status.skipped) text += ", skipped " + status.skipped + " (privacy settings)";
       if (items.length) {
         state = "queued";
@@ -1816,6 +1818,7 @@ function archiverMain(core) {
       data.queued = String(items.length);
       data.skipped = String(status.skipped);
       data.assets = String(status.assets);
+      data.tooLarge = String(status.tooLarge);
       data.dropped = String(status.dropped);
       data.lease = leaseHolder ? "held" : "other";
       data.lastSync = last && last.finished ? String(last.finished) : "";
