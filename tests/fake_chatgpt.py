@@ -373,6 +373,7 @@ class FakeChatGPT:
 
     async def batch(self, request):
         ids = (await request.json()).get("conversation_ids", [])
+        ids = [self.swap.get(i, i) for i in ids]
         return JSONResponse([self.conversations[i] for i in ids if i in self.conversations])
 
     async def init(self, request):

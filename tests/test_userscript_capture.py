@@ -198,9 +198,9 @@ HOSTILE = r"""
     if (m && typeof m[1] === "string" && /^[0-9a-f]{8}-/.test(m[1])) m[1] = victim;
     return m;
   };
-  String.prototype.indexOf = function () { return 0; };
-  Array.isArray = () => true;
-  Object.keys = (o) => ["mapping"];
+  // (Object.keys, Array.isArray and String.prototype.indexOf are replaced in the node test:
+  // here they would break the test's own bridge to Python, which a real manager keeps in an
+  // isolated world.)
   window.__hostile = {forged, swapped};
 }
 """
@@ -227,7 +227,7 @@ async ([victim, genuine, swapped]) => {
   await attempt(() => fetch('/backend-api/conversation/' + swapped, h));
   // 6. A batch read answered with a tree the request did not ask for.
   await attempt(() => fetch('/backend-api/conversations/batch', {method: 'POST', headers: h.headers,
-    body: JSON.stringify({conversation_ids: [victim]})}));
+    body: JSON.stringify({conversation_ids: [swapped]})}));
   return results;
 }
 """
@@ -241,7 +241,7 @@ def test_a_hostile_page_cannot_make_it_post_a_conversation_of_its_choosing(brows
     victim = make_id("hostile", "victim")
     with scripted_context(browser, archive, manager) as context:
         page = context.new_page()
-        page.goto("https://chatgpt.com/")
+        page.goto("https://chatgpt.com/plain/")  # no CSP: blob: and data: fetches work too
         page.evaluate(HOSTILE, [victim, swapped])
         page.evaluate(ATTACKS, [victim, genuine, swapped])
         wait_for(page, lambda: genuine in stored_ids(archive), what="the genuine conversation")
@@ -251,7 +251,7 @@ def test_a_hostile_page_cannot_make_it_post_a_conversation_of_its_choosing(brows
     bodies = [json.loads(data) for q, h, data, status in posted(manager, "/api/conversations")]
     assert [b["conversation_id"] for b in bodies] == [genuine]
     assert bodies[0] == fake.conversations[genuine]  # byte for byte what ChatGPT sent
-    assert dropped >= 1  # the swapped answer was seen and refused
+    assert dropped >= 2  # the swapped answers (single and batch) were seen and refused
 
 
 def test_two_tabs_with_200_captures_each_lose_nothing_while_the_archive_is_down(browser, fake, archive, manager):
