@@ -296,18 +296,23 @@ def test_background_sync_runs_in_one_tab_and_hands_over(browser, fake, archive, 
     fake.requests.clear()
 
     def advance(pages, ms, step=30_000):
+        # The fake clock belongs to the context: every tab's Date.now() and timers move together.
         for _ in range(ms // step):
-            for page in pages:
-                page.clock.run_for(step)
+            pages[0].clock.run_for(step)
             for page in pages:
                 page.wait_for_timeout(30)
 
     with scripted_context(browser, archive, manager) as context:
         pages = [context.new_page() for _ in range(2)]
+        pages[0].clock.install(time=1_800_000_000)
+        pages[0].clock.pause_at(1_800_000_001)  # only run_for moves time: an hour is an hour
         for page in pages:
-            page.clock.install(time=1_800_000_000_000)
             page.goto("https://chatgpt.com/")
-        advance(pages, 59 * 60_000 + 30_000)  # nothing new for an hour
+        # Both tabs want the lease at their first heartbeat. Storage reaches the other tab's
+        # process a moment later, so the first minute goes in 1 s steps with real time between
+        # heartbeats, as in a browser; then an hour with nothing new, 30 s at a time.
+        advance(pages, 60_000, step=1_000)
+        advance(pages, 58 * 60_000 + 30_000)
         reads = list_reads(fake)
         leases = [p.evaluate("document.getElementById('chatgpt-archiver-badge').dataset.lease") for p in pages]
         assert sorted(leases) == ["held", "other"]
@@ -320,13 +325,15 @@ def test_background_sync_runs_in_one_tab_and_hands_over(browser, fake, archive, 
         # The holder goes away: the other tab takes the lease and syncs, and archives what changed.
         holder.close()
         new = fake.add(synthetic_conversation(make_id("sync", "new"), turns=1, update_time=1791009999.0))
-        advance([other], 12 * 60_000)
-        assert other.evaluate("document.getElementById('chatgpt-archiver-badge').dataset.lease") == "held"
-        assert len(list_reads(fake)) == 7
-        for _ in range(50):
+        advance([other], 3 * 60_000)
+        for _ in range(60):
             if new in stored_ids(archive):
                 break
             advance([other], 1_000, step=1_000)
         assert new in stored_ids(archive)
+        assert other.evaluate("document.getElementById('chatgpt-archiver-badge').dataset.lease") == "held"
+        # That sync found something on the first page, so it looked at the next one too.
+        assert [r["query"] for r in list_reads(fake)[6:]] == [
+            "offset=0&limit=28&order=updated", "offset=28&limit=28&order=updated"]
     # Sync reads only the first page and never declares conversations deleted.
     assert posted(manager, "/api/conversations/listed") == []

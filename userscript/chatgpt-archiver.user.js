@@ -1700,20 +1700,20 @@ function archiverMain(core) {
     return minutes >= 0 ? minutes : 10;
   }
 
+  var heldBeats = 0;
   function heartbeat() {
     var result = core.leaseAfterHeartbeat(store.get("syncLease", null), TAB, Date.now(), LEASE_MS);
     if (result.mine) store.set("syncLease", result.lease);
     leaseHolder = result.mine;
+    // Two tabs may write the lease in the same instant (storage reaches other tabs a moment
+    // later): a tab syncs only once the lease was still its own one heartbeat later.
+    heldBeats = result.mine ? heldBeats + 1 : 0;
     badge.render();
-    if (!leaseHolder || syncing || store.get("paused", false) || !token()) return;
+    if (heldBeats < 2 || syncing || store.get("paused", false) || !token()) return;
     var backfill = store.get("backfill", null);
     if (backfill && !backfill.finished) return; // "Archive all" is reading everything anyway
     if (!core.syncDue((store.get("lastSync", null) || {}).started, Date.now(), syncMinutes())) return;
-    // Two tabs may have written the lease in the same instant: sync only if it is still ours.
-    setTimeout(function () {
-      var lease = store.get("syncLease", null);
-      if (lease && lease.tab === TAB && !syncing) syncOnce();
-    }, 1000);
+    syncOnce();
   }
 
   function syncOnce() {
