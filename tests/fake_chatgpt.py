@@ -209,6 +209,7 @@ class FakeChatGPT:
         self.files = {}                  # file id -> {"bytes", "name", "mime"}: uploads and outputs
         self.textdocs = {}               # conversation id -> canvas documents (GET .../textdocs)
         self.swap = {}                   # id -> other id: answer one conversation's URL with another's
+        self.sidebar_fails = False       # the project sidebar answers 500 (a partial listing)
         self._singular_reads = []        # monotonic times of served singular reads
         self._new_ids = 0
         for tree in conversations:
@@ -397,6 +398,8 @@ class FakeChatGPT:
                              "has_missing_conversations": False})
 
     async def sidebar(self, request):
+        if self.sidebar_fails:
+            return JSONResponse({"detail": "Internal error"}, status_code=500)
         items = [{"gizmo": {"gizmo": {"id": gid, "display": {"name": self.project_names.get(gid, gid)}}},
                   "conversations": {"items": []}} for gid in self.projects]
         return JSONResponse({"items": items, "cursor": None})

@@ -337,3 +337,35 @@ def test_background_sync_runs_in_one_tab_and_hands_over(browser, fake, archive, 
             "offset=0&limit=28&order=updated", "offset=28&limit=28&order=updated"]
     # Sync reads only the first page and never declares conversations deleted.
     assert posted(manager, "/api/conversations/listed") == []
+
+
+@pytest.mark.parametrize("partial", [False, True])
+def test_archive_all_reports_what_chatgpt_listed_only_after_a_complete_listing(browser, fake, archive, manager,
+                                                                               partial):
+    fake.conversations.clear()
+    fake.projects.clear()
+    fake.archived.clear()
+    trees = [synthetic_conversation(make_id("listed", partial, n), turns=1, update_time=1791000000.0 + n)
+             for n in range(4)]
+    for n, tree in enumerate(trees):
+        fake.add(tree, archived=(n == 1), project="g-p-listed" if n == 2 else None)
+    fake.sidebar_fails = partial
+    try:
+        with scripted_context(browser, archive, manager) as context:
+            page = context.new_page()
+            page.goto("https://chatgpt.com/")
+            page.evaluate("id => app.loadTree(id)", trees[0]["conversation_id"])  # the app's own read
+            page.evaluate("() => { window.__gmMenu['Archive all conversations'](); }")
+            wait_for(page, lambda: page.evaluate(
+                "(JSON.parse(localStorage.getItem('gm:backfill')) || {}).finished === true"), timeout=40,
+                what="archive all finished")
+            wait_for(page, lambda: queued(page) == [], what="an empty queue")
+    finally:
+        fake.sidebar_fails = False
+    listed = [json.loads(data) for q, h, data, status in posted(manager, "/api/conversations/listed")]
+    if partial:  # the project list failed: some conversations may exist unlisted, so say nothing
+        assert listed == []
+    else:
+        assert len(listed) == 1
+        assert {**listed[0], "ids": sorted(listed[0]["ids"])} == {
+            "account_id": "acct-test", "complete": True, "ids": sorted(t["conversation_id"] for t in trees)}

@@ -1570,7 +1570,7 @@ function archiverMain(core) {
     if (!state || state.finished) {
       state = {
         phase: "list", offset: 0, archived: false, items: {}, projects: null, pending: [], done: 0, total: 0,
-        complete: true, account: core.accountId(auth),
+        complete: true,
       };
     }
     state.finished = false;
@@ -1615,7 +1615,8 @@ function archiverMain(core) {
           state.pending = wanted;
           state.total = state.pending.length;
           state.phase = "fetch";
-          if (state.complete !== false) queueListed(state.account || core.accountId(auth), Object.keys(state.items));
+          // The account the lists were read as (the headers our reads carried).
+          if (state.complete !== false) queueListed(core.accountId(auth), Object.keys(state.items));
           save();
           return listStep();
         });
