@@ -317,6 +317,15 @@ def test_console_snippet_archives_through_cors(browser, fake, archive, tmp_path)
         page.evaluate(snippet)
         page.evaluate("id => app.open(id)", cid)
         wait_for(page, lambda: messages_in_archive(archive, cid) == set(tree["mapping"]), what="snippet capture")
+        # Issue 12.5: the token lives in the snippet's closure, nowhere a page script can read.
+        token = [line for line in snippet.splitlines() if line.startswith("var ARCHIVER_TOKEN")][0].split('"')[1]
+        exposed = page.evaluate("""token => [
+            typeof ARCHIVER_TOKEN, typeof ARCHIVER_SERVER,
+            Object.getOwnPropertyNames(window).filter(k => {
+                try { const v = window[k]; return (typeof v === 'string' || (v && typeof v === 'object' && !(v instanceof Node)))
+                        && JSON.stringify(v).includes(token); } catch (e) { return false; } }),
+            JSON.stringify(localStorage).includes(token), JSON.stringify(sessionStorage).includes(token)]""", token)
+        assert exposed == ["undefined", "undefined", [], False, False]
     db = open_db(archive.db)
     assert db.execute("select token_name from chatgpt_capture where conversation_id = ?", [cid]).fetchall() == [
         ("console",)]
