@@ -8,7 +8,6 @@ content hash; other export files land in tables; nothing unknown is fatal.
 
 import hashlib
 import json
-import mimetypes
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -17,7 +16,9 @@ from pathlib import Path, PurePosixPath
 import ijson
 import sqlite_utils
 
+from .assets import export_file_id, save_asset, sniff_mime
 from .db import now_iso, prepare_capture, save_capture, search_index_paused, write_transaction
+from .privacy import refusal
 from .reshape import MESSAGE_TABLE, NotAConversation, to_json
 
 BATCH = 200  # conversations per transaction: few commits, bounded memory
@@ -34,7 +35,6 @@ ASSET_SUFFIXES = {
     ".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".svg", ".heic", ".dat", ".wav", ".mp3",
     ".m4a", ".webm", ".ogg", ".mp4", ".pdf", ".txt", ".csv", ".docx", ".xlsx", ".pptx", ".zip",
 }
-FILE_ID = re.compile(r"^(file-[A-Za-z0-9]+|file_[0-9a-f]+)")
 
 
 class ImportProblem(Exception):
@@ -51,6 +51,7 @@ class Summary:
     assets: int = 0
     assets_known: int = 0
     textdocs: int = 0
+    excluded: int = 0  # left out by the archive's privacy settings
     tables: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
     unknown: list = field(default_factory=list)
@@ -118,7 +119,7 @@ def kind_of(entry):
         return "ignored"
     if (
         PurePosixPath(name).suffix.lower() in ASSET_SUFFIXES
-        or FILE_ID.match(name)
+        or export_file_id(name)
         or any(part == "dalle-generations" or part.startswith("user-") for part in parts[:-1])
     ):
         return "asset"
@@ -267,6 +268,9 @@ def _save_batch(db, batch, where, summary):
     with write_transaction(db) as conn:
         for capture in prepared:
             cid = capture.conversation["id"]
+            if refusal(conn, capture.conversation):
+                summary.excluded += 1
+                continue
             existed = conn.execute("SELECT 1 FROM chatgpt_conversation WHERE id = ?", [cid]).fetchone()
             result = save_capture(conn, capture, source=f"import:{PurePosixPath(where).name}")
             if result.duplicate:
@@ -293,16 +297,10 @@ def _label(item, index):
 def _import_asset(db, entry, summary):
     with entry.open() as stream:
         data = stream.read()
-    digest = hashlib.sha256(data).hexdigest()
-    match = FILE_ID.match(entry.name)
     with write_transaction(db) as conn:
-        stored = conn.execute(
-            "INSERT OR IGNORE INTO chatgpt_asset (sha256, size, mime_type, data) VALUES (?, ?, ?, ?)",
-            [digest, len(data), mimetypes.guess_type(entry.name)[0], data],
-        ).rowcount
-        conn.execute(
-            "INSERT OR REPLACE INTO chatgpt_asset_file (path, file_id, name, sha256) VALUES (?, ?, ?, ?)",
-            [entry.path, match.group(1) if match else None, entry.name, digest],
+        stored = save_asset(
+            conn, data, path=entry.path, name=entry.name, file_id=export_file_id(entry.name),
+            sha256=hashlib.sha256(data).hexdigest(), mime=sniff_mime(data[:64], entry.name),
         )
     if stored:
         summary.assets += 1

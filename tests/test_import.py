@@ -224,7 +224,8 @@ def test_bulk_import_indexes_once_and_an_interrupted_one_is_repaired(tmp_path):
     triggers = lambda d: {r[0] for r in d.execute(  # noqa: E731
         "select name from sqlite_master where type = 'trigger' and tbl_name = 'chatgpt_message'")}
     assert triggers(db) == {"chatgpt_message_ai", "chatgpt_message_ad", "chatgpt_message_au",
-                            "chatgpt_message_text_from_content"}
+                            "chatgpt_message_trigram_ai", "chatgpt_message_trigram_ad", "chatgpt_message_trigram_au",
+                            "chatgpt_message_text_from_content", "archiver_refuse_excluded_message"}
     assert [r["content_type"] for r in db["chatgpt_message"].search("zephyrine")] == ["text"]
     db.execute("insert into chatgpt_message_fts(chatgpt_message_fts, rank) values ('integrity-check', 1)")
     # An import killed while the triggers were paused: the next open restores and re-indexes.
@@ -238,3 +239,6 @@ def test_bulk_import_indexes_once_and_an_interrupted_one_is_repaired(tmp_path):
     reopened = open_db(db_path)
     assert triggers(reopened) == triggers(open_db(tmp_path / "fresh.db"))
     assert [r["node_id"] for r in reopened["chatgpt_message"].search("wombat")] == [EVERY["current_node"]]
+    assert reopened.execute("select rowid from chatgpt_message_trigram where chatgpt_message_trigram match 'ombat'"
+                            ).fetchall() == reopened.execute("select rowid from chatgpt_message where text like '%wombat%'"
+                                                             ).fetchall()

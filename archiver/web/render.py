@@ -11,6 +11,8 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
+from ..tree import branch, children_of, newest_leaf  # noqa: F401  (the pages import them from here)
+
 _FORMATTER = HtmlFormatter(nowrap=True)
 
 
@@ -40,59 +42,6 @@ def markdown(text):
 
 def pygments_css():
     return _FORMATTER.get_style_defs(".md pre")
-
-
-def children_of(rows):
-    """node id -> child node ids, in sibling order (child_index, then time, then id)."""
-    children = {}
-    for row in rows:
-        children.setdefault(row["parent_id"], []).append(row)
-    return {
-        parent: [
-            r["node_id"]
-            for r in sorted(
-                kids,
-                key=lambda r: (
-                    r["child_index"] if r["child_index"] is not None else 1 << 30,
-                    r["create_time"] or 0,
-                    r["node_id"],
-                ),
-            )
-        ]
-        for parent, kids in children.items()
-    }
-
-
-def newest_leaf(node, children):
-    """Follow the last (newest) child down to a leaf, as ChatGPT shows a fresh branch."""
-    seen = set()
-    while children.get(node) and node not in seen:
-        seen.add(node)
-        node = children[node][-1]
-    return node
-
-
-def branch(rows, leaf):
-    """The transcript for the branch ending at ``leaf``: a list of
-    ``(row, siblings, position)`` from the root down, where ``siblings`` are the node ids at
-    that fork (one when there is no choice) and ``position`` is this node's index there.
-    An interior ``leaf`` is followed down to its newest leaf."""
-    by_id = {r["node_id"]: r for r in rows}
-    children = children_of(rows)
-    if leaf not in by_id:
-        return []
-    leaf = newest_leaf(leaf, children)
-    path, seen, node = [], set(), leaf
-    while node in by_id and node not in seen:
-        seen.add(node)
-        path.append(by_id[node])
-        node = by_id[node]["parent_id"]
-    path.reverse()
-    out = []
-    for row in path:
-        siblings = children.get(row["parent_id"], [row["node_id"]])
-        out.append((row, siblings, siblings.index(row["node_id"]) if row["node_id"] in siblings else 0))
-    return out
 
 
 def switch_targets(siblings, position, children):

@@ -1,9 +1,8 @@
 """The transcript page (/-/c/<id>) and its Markdown and JSON exports."""
 
-import json
-
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
+from ..export import reshape_chatgpt_json as export_json
 from .auth import archive_database
 from .common import can_read_all, is_published, render
 from .render import branch, children_of, markdown, switch_targets, when
@@ -59,23 +58,6 @@ async def transcript_page(datasette, request):
 
 def _download(cid, ext):
     return {"content-disposition": f'attachment; filename="conversation-{cid}.{ext}"'}
-
-
-def export_json(conversation, rows):
-    """The conversation in ChatGPT's own shape, rebuilt from every node ever captured."""
-    data = json.loads(conversation["conversation_json"] or "{}")
-    mapping = {}
-    children = children_of(rows)
-    for row in rows:
-        mapping[row["node_id"]] = {
-            "id": row["node_id"],
-            "message": json.loads(row["message_json"]) if row["message_json"] else None,
-            "parent": row["parent_id"],
-            "children": children.get(row["node_id"], []),
-        }
-    data["mapping"] = mapping
-    data["current_node"] = conversation["current_node"] or conversation["current_leaf"]
-    return data
 
 
 def export_markdown(conversation, turns):
