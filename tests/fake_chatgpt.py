@@ -9,7 +9,6 @@ through the global fetch, so a userscript that patches window.fetch sees those c
 """
 
 import asyncio
-import base64
 import contextlib
 import copy
 import hashlib
@@ -656,47 +655,3 @@ def conversation_with_files(conversation_id, fake, canvas=False, update_time=179
         fake.textdocs[conversation_id] = [{"id": f"td-{tag}", "version": 1, "title": "Trail plan",
                                            "textdoc_type": "document", "content": "# Trail plan\nNorth loop first."}]
     return tree, {file_id: data for file_id, (data, _, _) in files.items()}
-
-
-class ArchiveStandIn:
-    """Stands in for archive routes the real server does not have yet (the browser tests'
-    GM_xmlhttpRequest sends a request here only when the real server answered 404 for its
-    route): /api/assets/wanted, /api/assets, /api/textdocs, /api/conversations/listed, as
-    agreed with the server side. Keeps what it received in memory."""
-
-    LIMIT = 50 * 1024 * 1024
-
-    def __init__(self):
-        self.assets = {}     # file_id -> {"bytes", "conversation_id", "name", "mime"}
-        self.textdocs = {}   # conversation_id -> parsed body
-        self.listed = []     # bodies
-
-    def handle(self, method, path, query, headers, data):
-        """-> (status, body dict)."""
-        if method != "POST":
-            return 405, {"ok": False, "error": "method not allowed", "status": 405}
-        if path == "/api/assets/wanted":
-            ids = json.loads(data)["file_ids"]
-            return 200, {"ok": True, "wanted": [i for i in ids if i not in self.assets]}
-        if path == "/api/assets":
-            if len(data) > self.LIMIT:
-                return 413, {"ok": False, "error": "file too large", "status": 413}
-            file_id = query["file_id"]
-            digest = hashlib.sha256(data).hexdigest()
-            duplicate = file_id in self.assets
-            self.assets.setdefault(file_id, {"bytes": data, "conversation_id": query.get("conversation_id"),
-                                             "name": query.get("name"), "mime": headers.get("content-type")})
-            return (200 if duplicate else 201), {"ok": True, "file_id": file_id, "sha256": digest,
-                                                 "size": len(data), "duplicate": duplicate}
-        if path == "/api/textdocs":
-            docs = json.loads(data)
-            self.textdocs[query["conversation_id"]] = docs
-            return 201, {"ok": True, "stored": len(docs)}
-        if path == "/api/conversations/listed":
-            self.listed.append(json.loads(data))
-            return 200, {"ok": True}
-        return 404, {"ok": False, "error": "not found", "status": 404}
-
-
-def b64(data):
-    return base64.b64encode(data).decode("ascii")

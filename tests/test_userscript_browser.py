@@ -5,7 +5,6 @@ the extension, outside the page's CSP, CORS and Local Network Access."""
 
 import json
 import os
-import time
 from pathlib import Path
 
 import httpx

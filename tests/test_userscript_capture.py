@@ -1,10 +1,8 @@
 """Issue 13 and 12.5 in real Chromium: files and canvas archived live, the account each capture
 belongs to, background sync from one tab, no capture lost between tabs, and a hostile page that
 cannot make the userscript post a conversation of its choosing. The userscript is the one the
-real `chatgpt-archiver serve` hands out; routes the server does not have yet go to the agreed
-stand-in (see userscript_harness.Manager)."""
+real `chatgpt-archiver serve` hands out, posting to that server."""
 
-import hashlib
 import json
 import os
 from urllib.parse import parse_qs, urlsplit
@@ -106,6 +104,14 @@ def test_files_and_canvas_are_archived_live_without_sending_credentials_to_the_c
     # Canvas: exactly what ChatGPT's textdocs answered.
     texts = [(q, json.loads(data)) for q, h, data, status in posted(manager, "/api/textdocs")]
     assert texts[-1] == ({"conversation_id": cid}, fake.textdocs[cid])
+    # And the archive holds them: the bytes under each file id, the canvas document's text.
+    db = open_db(archive.db)
+    held = dict(db.execute("select f.file_id, a.data from chatgpt_asset_file f join chatgpt_asset a"
+                           " using (sha256)").fetchall())
+    docs = db.execute("select textdoc_id, content from chatgpt_textdoc where conversation_id = ?", [cid]).fetchall()
+    db.close()
+    assert {k: bytes(v) for k, v in held.items() if k in files} == files
+    assert docs == [(f"td-{cid[:8]}", "# Trail plan\nNorth loop first.")]
     # Opening it again costs no lookup and no download: the archive has the files.
     before = len(fake.requests)
     with scripted_context(browser, archive, manager) as context:
@@ -153,6 +159,10 @@ def test_captures_carry_the_account_and_a_workspace_switch_drops_the_old_headers
     for query, headers, data, status in posted(manager, "/api/conversations"):
         accounts[json.loads(data)["conversation_id"]] = query["account_id"]
     assert [accounts[i] for i in ids] == ["acct-test", "personal", "acct-2", "acct-3"]
+    db = open_db(archive.db)
+    held = dict(db.execute("select id, account_id from chatgpt_conversation").fetchall())
+    db.close()
+    assert [held[i] for i in ids] == ["acct-test", "personal", "acct-2", "acct-3"]
     ours = {r["path"].rsplit("/", 1)[1]: r["headers"] for r in fake.requests
             if r["path"] in {f"/backend-api/conversation/{i}" for i in ids[2:]}}
     assert (ours[ids[2]]["chatgpt-account-id"], ours[ids[2]]["chatgpt-project-id"]) == ("acct-2", "g-p-trails")
@@ -366,6 +376,7 @@ def test_archive_all_reports_what_chatgpt_listed_only_after_a_complete_listing(b
     if partial:  # the project list failed: some conversations may exist unlisted, so say nothing
         assert listed == []
     else:
+        assert [status for *_, status in posted(manager, "/api/conversations/listed")] == [200]
         assert len(listed) == 1
         assert {**listed[0], "ids": sorted(listed[0]["ids"])} == {
             "account_id": "acct-test", "complete": True, "ids": sorted(t["conversation_id"] for t in trees)}

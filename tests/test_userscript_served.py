@@ -8,7 +8,7 @@ from starlette.testclient import TestClient
 
 from archiver import __version__
 from archiver.app import create_app
-from archiver.scripts import render_snippet, userscript_source, userscript_version
+from archiver.scripts import userscript_source, userscript_version
 from conftest import LOCAL
 
 ROOT = Path(__file__).parent.parent

@@ -10,15 +10,11 @@ import base64
 import json
 import threading
 import time
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
-from fake_chatgpt import CDN_HOST, ArchiveStandIn, new_context
-
-# The routes agreed with the server side (issue 13); the stand-in answers them only while the
-# real server does not (it answers 404 for an API route it lacks).
-STAND_IN_ROUTES = ("/api/assets/wanted", "/api/assets", "/api/textdocs", "/api/conversations/listed")
+from fake_chatgpt import CDN_HOST, new_context
 
 GM_SHIM = """
 (() => {
@@ -65,15 +61,12 @@ GM_SHIM = """
 
 
 class Manager:
-    """The Python side of GM_xmlhttpRequest for one test: logs every request; sends the
-    archive's routes the real server lacks (404 from its API router) to an ArchiveStandIn;
-    reaches the fake ChatGPT's host names (chatgpt.com, the CDN) on the fake's port."""
+    """The Python side of GM_xmlhttpRequest for one test: logs every request, and reaches the
+    fake ChatGPT's host names (chatgpt.com, the CDN) on the fake's port."""
 
     def __init__(self, fake_port):
         self.fake_port = fake_port
         self.log = []
-        self.stand_in = ArchiveStandIn()
-        self.stand_in_used = set()
         self.lock = threading.Lock()
 
     def __call__(self, request):
@@ -107,20 +100,11 @@ class Manager:
                 url = response.headers["location"]
                 method, data = ("GET", None) if response.status_code == 303 else (method, data)
                 continue
-            if response.status_code == 404 and parts.path in STAND_IN_ROUTES:
-                return self._stand_in(method, parts, headers, data)
             binary = not response.headers.get("content-type", "").startswith(("application/json", "text/"))
             return {"status": response.status_code, "text": "" if binary else response.text,
                     "headers": "\r\n".join(f"{k}: {v}" for k, v in response.headers.items()),
                     "content": response.content}
         return {"status": 0, "text": "", "headers": "", "content": b""}
-
-    def _stand_in(self, method, parts, headers, data):
-        self.stand_in_used.add(parts.path)
-        status, body = self.stand_in.handle(method, parts.path, dict(parse_qsl(parts.query)),
-                                            {k.lower(): v for k, v in headers.items()}, data or b"")
-        return {"status": status, "text": json.dumps(body), "headers": "content-type: application/json",
-                "content": b""}
 
     def requests(self, host=None, path=None):
         out = []

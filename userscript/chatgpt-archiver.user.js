@@ -990,6 +990,15 @@ function archiverMain(core) {
     return result.outcome;
   }
 
+  /** The archive keeps files and canvas only beside a conversation it holds, and answers 409
+   * until it has it. The conversation goes first in the queue, so a 409 is retried a few times,
+   * then given up. */
+  function untilPosted(item) {
+    return function (code) {
+      return code === 409 && (item.attempts || 0) < 8 ? 503 : code;
+    };
+  }
+
   // ---- canvas ----------------------------------------------------------------------------
 
   function postTextdocs(key, item) {
@@ -1005,7 +1014,7 @@ function archiverMain(core) {
         }
         if (!safe.isArray(docs) || !docs.length) return finish(key, item.stamp, item.hasBody); // no canvas
         return send("POST", "/api/textdocs?conversation_id=" + encodeURIComponent(item.id), text).then(function (r) {
-          if (settle(key, item, r) === "done") status.textdocs += 1;
+          if (settle(key, item, r, untilPosted(item)) === "done") status.textdocs += 1;
         });
       },
       function (e) {
@@ -1090,7 +1099,7 @@ function archiverMain(core) {
             return send("POST", path, file.bytes, mime).then(function (r) {
               // 413: above the archive's own per-file limit; trying again will not help.
               var outcome = settle(key, item, r, function (code) {
-                return code === 413 ? 400 : code;
+                return code === 413 ? 400 : untilPosted(item)(code);
               });
               if (outcome === "done") {
                 status.assets += 1;
