@@ -380,3 +380,25 @@ def test_archive_all_reports_what_chatgpt_listed_only_after_a_complete_listing(b
         assert len(listed) == 1
         assert {**listed[0], "ids": sorted(listed[0]["ids"])} == {
             "account_id": "acct-test", "complete": True, "ids": sorted(t["conversation_id"] for t in trees)}
+
+
+def test_a_conversation_the_archive_refuses_is_done_with_its_files(browser, fake, archive, manager):
+    cid = make_id("files", "temporary")
+    tree, files = conversation_with_files(cid, fake)
+    tree["is_temporary_chat"] = True  # the archive keeps no temporary chats unless told to
+    fake.add(tree)
+    with scripted_context(browser, archive, manager) as context:
+        page = context.new_page()
+        page.goto("https://chatgpt.com/")
+        page.evaluate("id => app.loadTree(id)", cid)
+        wait_for(page, lambda: page.evaluate(
+            "document.getElementById('chatgpt-archiver-badge').dataset.skipped") == "1", what="skipped badge")
+        wait_for(page, lambda: queued(page) == [], what="an empty queue")
+        page.wait_for_timeout(1500)
+        assert "skipped 1 (privacy settings)" in page.evaluate(
+            "document.getElementById('chatgpt-archiver-badge').textContent")
+    answers = [(status, json.loads(data)["conversation_id"]) for q, h, data, status in posted(manager, "/api/conversations")]
+    assert answers == [(200, cid)]  # once: a refusal is an answer, not a failure to retry
+    assert cid not in stored_ids(archive)
+    assert posted(manager, "/api/assets") == []
+    assert [r for r in fake.requests if "/download" in r["path"] or r["headers"].get("host") == CDN_HOST] == []

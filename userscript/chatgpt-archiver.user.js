@@ -945,8 +945,10 @@ function archiverMain(core) {
         } catch (e) {
           skipped = false;
         }
-        if (skipped) status.skipped += 1;
-        else if (r.status >= 200 && r.status < 300) status.saved += 1;
+        if (skipped) {
+          status.skipped += 1;
+          forgetParts(item.id); // the archive will not keep this conversation's files or canvas either
+        } else if (r.status >= 200 && r.status < 300) status.saved += 1;
         settle(key, item, r);
       });
     }
@@ -960,6 +962,17 @@ function archiverMain(core) {
     }
     if (item.kind === "asset") return archiveAsset(key, item);
     return finish(key, item.stamp, item.hasBody);
+  }
+
+  function forgetParts(conversationId) {
+    var items = queued();
+    for (var i = 0; i < items.length; i++) {
+      var item = items[i][1];
+      if ((item.kind === "asset" && item.conversationId === conversationId) || (item.kind === "textdocs" && item.id === conversationId)) {
+        if (item.kind === "asset") assetsKnown[item.id] = true;
+        finish(items[i][0], item.stamp, item.hasBody);
+      }
+    }
   }
 
   /** Bookkeeping after the archive answered `r` about `item`. */
@@ -1159,6 +1172,7 @@ function archiverMain(core) {
     var url = new safe.URL(found.download_url, page.location.href);
     var host = safe.urlHost(url);
     var sameSite = host === "chatgpt.com" || host === "chat.openai.com";
+    if (safe.indexOf(safe.urlHref(url), "https://") !== 0) return Promise.reject(httpError(403)); // signed URLs are https
     return paced().then(function () {
       if (!sameSite && GM.xhr) {
         return gmRequest({ method: "GET", url: safe.urlHref(url), anonymous: true, responseType: "arraybuffer", limit: limit })
