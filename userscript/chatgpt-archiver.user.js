@@ -11,6 +11,7 @@
 // @grant        GM_setValue
 // @grant        GM_deleteValue
 // @grant        GM_listValues
+// @grant        GM_addValueChangeListener
 // @grant        GM_registerMenuCommand
 // @grant        unsafeWindow
 // @connect      127.0.0.1
@@ -609,6 +610,7 @@ function archiverMain(core) {
     del: typeof GM_deleteValue === "function" ? GM_deleteValue : null,
     list: typeof GM_listValues === "function" ? GM_listValues : null,
     menu: typeof GM_registerMenuCommand === "function" ? GM_registerMenuCommand : null,
+    listen: typeof GM_addValueChangeListener === "function" ? GM_addValueChangeListener : null,
   };
   var server = ARCHIVER_SERVER.indexOf("__") === 0 ? "http://127.0.0.1:8001" : ARCHIVER_SERVER;
   server = server.replace(/\/+$/, "");
@@ -1786,6 +1788,14 @@ function archiverMain(core) {
         badge.render();
       }
     );
+  }
+
+  if (GM.listen) {
+    // The holder closed and freed the lease: take it over now rather than at the next beat
+    // (after a random moment, so two remaining tabs do not ask in the same instant).
+    GM.listen("syncLease", function (name, old, value, remote) {
+      if (remote && !value) setTimeout(heartbeat, 500 + Math.round(safe.random() * 2000));
+    });
   }
 
   page.addEventListener("pagehide", function () {
