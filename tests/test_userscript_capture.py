@@ -387,6 +387,7 @@ def test_a_conversation_the_archive_refuses_is_done_with_its_files(browser, fake
     tree, files = conversation_with_files(cid, fake)
     tree["is_temporary_chat"] = True  # the archive keeps no temporary chats unless told to
     fake.add(tree)
+    before = len(fake.requests)
     with scripted_context(browser, archive, manager) as context:
         page = context.new_page()
         page.goto("https://chatgpt.com/")
@@ -401,4 +402,4 @@ def test_a_conversation_the_archive_refuses_is_done_with_its_files(browser, fake
     assert answers == [(200, cid)]  # once: a refusal is an answer, not a failure to retry
     assert cid not in stored_ids(archive)
     assert posted(manager, "/api/assets") == []
-    assert [r for r in fake.requests if "/download" in r["path"] or r["headers"].get("host") == CDN_HOST] == []
+    assert [r for r in fake.requests[before:] if "/download" in r["path"] or r["headers"].get("host") == CDN_HOST] == []

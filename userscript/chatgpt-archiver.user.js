@@ -1190,11 +1190,19 @@ function archiverMain(core) {
       var init = sameSite
         ? { method: "GET", headers: auth, credentials: "include" }
         : { method: "GET", credentials: "omit", mode: "cors" };
-      return safe.then(safe.apply(originalFetch, page, [safe.urlHref(url), init]), function (r) {
+      var fetched = new Promise(function (resolve, reject) {
+        safe.then(safe.apply(originalFetch, page, [safe.urlHref(url), init]), resolve, function () {
+          // The snippet cannot reach a CDN that does not allow it (CORS, CSP): no use retrying.
+          reject(httpError(sameSite ? 0 : 403));
+        });
+      });
+      return fetched.then(function (r) {
         if (safe.status(r) !== 200) throw httpError(safe.status(r));
-        return safe.then(safe.arrayBuffer(r), function (bytes) {
-          if (bytes.byteLength > limit) throw { tooLarge: true };
-          return { bytes: bytes, type: safe.headerGet(safe.responseHeaders(r), "content-type") };
+        return new Promise(function (resolve, reject) {
+          safe.then(safe.arrayBuffer(r), function (bytes) {
+            if (bytes.byteLength > limit) reject({ tooLarge: true });
+            else resolve({ bytes: bytes, type: safe.headerGet(safe.responseHeaders(r), "content-type") });
+          }, reject);
         });
       });
     });
