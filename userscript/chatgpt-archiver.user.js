@@ -1277,7 +1277,15 @@ function archiverMain(core) {
     lastRead = slot;
     store.set("lastRead", slot);
     return new Promise(function (resolve) {
-      setTimeout(resolve, Math.max(0, slot - now));
+      setTimeout(function () {
+        // A timer that fired late moves the next slot too: starts stay `pace` apart.
+        var started = Date.now();
+        if (started > Math.max(lastRead, store.get("lastRead", 0) || 0)) {
+          lastRead = started;
+          store.set("lastRead", started);
+        }
+        resolve();
+      }, Math.max(0, slot - now));
     });
   }
 
