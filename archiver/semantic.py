@@ -99,12 +99,15 @@ def ensure_model(conn):
         conn.execute("INSERT OR REPLACE INTO archiver_meta (key, value) VALUES (?, ?)", [META_MODEL, MODEL])
 
 
-def pending_messages(conn, limit=BATCH):
-    """Messages worth embedding that have no embedding yet: [(message id, text)]."""
+def pending_messages(conn, limit=BATCH, after=0):
+    """Messages worth embedding that have no embedding yet, in rowid order after ``after``:
+    [(rowid, message id, text)]. Callers walk forward with the last rowid, so a catch-up
+    reads the table once instead of rescanning what it has just embedded."""
     return conn.execute(
-        f"SELECT m.id, m.text FROM chatgpt_message m WHERE {ELIGIBLE}"
-        " AND NOT EXISTS (SELECT 1 FROM chatgpt_embedding e WHERE e.message_id = m.id) LIMIT ?",
-        [limit],
+        f"SELECT m.rowid, m.id, m.text FROM chatgpt_message m WHERE m.rowid > ? AND {ELIGIBLE}"
+        " AND NOT EXISTS (SELECT 1 FROM chatgpt_embedding e WHERE e.message_id = m.id)"
+        " ORDER BY m.rowid LIMIT ?",
+        [after, limit],
     ).fetchall()
 
 
@@ -115,7 +118,7 @@ def count_pending(conn):
 
 
 def reshape_embeddings(batch, vectors):
-    return [(mid, *packed) for (mid, _), packed in zip(batch, quantize(vectors))]
+    return [(mid, *packed) for (_, mid, _), packed in zip(batch, quantize(vectors))]
 
 
 def save_embeddings(conn, rows):
@@ -134,11 +137,13 @@ def embed_pending(db, *, progress=None, batch=BATCH):
     total = count_pending(db.conn)
     done = 0
     model = embedder()
+    after = 0
     while True:
-        rows = pending_messages(db.conn, batch)
+        rows = pending_messages(db.conn, batch, after)
         if not rows:
             return done
-        embedded = reshape_embeddings(rows, model.embed([text for _, text in rows]))
+        after = rows[-1][0]
+        embedded = reshape_embeddings(rows, model.embed([text for _, _, text in rows]))
         with write_transaction(db) as conn:
             save_embeddings(conn, embedded)
         done += len(rows)
@@ -300,28 +305,35 @@ def _with_snippet(message):
 
 
 def hybrid_search(conn, q, *, mode="hybrid", since=None, until=None, role=None, model=None, project=None,
-                  current_only=False, limit=20, offset=0, per_conversation=3):
+                  current_only=False, sort="relevance", match="auto", limit=20, offset=0, per_conversation=3):
     """search_archive's answer (conversations, best first, with matching messages), ranked by
     words (``keyword``: archiver/search.py as it is), by meaning (``semantic``: message
     embeddings), or both fused by reciprocal rank (``hybrid``). Same shape as
-    search_archive's, plus ``search_mode``; semantic message hits carry ``similarity``."""
+    search_archive's, plus ``search_mode``; semantic message hits carry ``similarity``.
+    ``sort`` ("relevance" or "newest") and ``match`` (search_archive's mode: "auto", "words",
+    "substring") are passed to the keyword side; "newest" orders fused results by update."""
     from .search import Filters, _conversations, search_archive
 
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}")
     filters = dict(since=since, until=until, role=role, model=model, project=project, current_only=current_only)
     if mode == "keyword":
-        return dict(search_archive(conn, q, **filters, limit=limit, offset=offset,
+        return dict(search_archive(conn, q, **filters, sort=sort, mode=match, limit=limit, offset=offset,
                                    per_conversation=per_conversation), search_mode=mode)
+    if sort not in ("relevance", "newest"):
+        raise ValueError("sort must be 'relevance' or 'newest'")
     depth = max(FUSE_DEPTH, offset + limit)
     keyword = {"conversations": [], "notice": None, "documents": []}
     if mode == "hybrid":
-        keyword = search_archive(conn, q, **filters, limit=depth, per_conversation=per_conversation)
+        keyword = search_archive(conn, q, **filters, mode=match, limit=depth, per_conversation=per_conversation)
     semantic = _semantic_groups(conn, q, Filters(since, until, role, model, project, current_only), depth,
                                 per_conversation)
     by_keyword = {c["conversation_id"]: c for c in keyword["conversations"]}
     by_meaning = dict(semantic)
     fused = fuse([c["conversation_id"] for c in keyword["conversations"]], [cid for cid, _ in semantic])
+    if sort == "newest":
+        times = {cid: c["update_time"] for cid, c in _conversations(conn, [cid for cid, _ in fused]).items()}
+        fused.sort(key=lambda item: -(times.get(item[0]) or 0))
     page = [cid for cid, _ in fused[offset:offset + limit]]
     details = _conversations(conn, [cid for cid in page if cid not in by_keyword])
     conversations = []
@@ -355,18 +367,21 @@ async def keep_embedded(read, write, wake, *, idle=300.0, log=None):
     import asyncio
 
     model_checked = False
+    after = 0  # each pass walks the table once, from the start
     while True:
         try:
             if not model_checked:
                 await write(ensure_model)
                 model_checked = True
-            rows = await read(lambda conn: pending_messages(conn, BATCH))
+            rows = await read(lambda conn: pending_messages(conn, BATCH, after))
             if rows:
+                after = rows[-1][0]
                 model = await asyncio.to_thread(embedder)
-                vectors = await asyncio.to_thread(model.embed, [text for _, text in rows])
+                vectors = await asyncio.to_thread(model.embed, [text for _, _, text in rows])
                 embedded = reshape_embeddings(rows, vectors)
                 await write(lambda conn: save_embeddings(conn, embedded))
                 continue
+            after = 0
         except asyncio.CancelledError:
             raise
         except Exception as e:  # a read-only or full disk: try again later, never crash serve

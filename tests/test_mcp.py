@@ -211,3 +211,29 @@ def test_http_refuses_write_tokens_and_no_token_and_read_tokens_cannot_write(ser
 
     anyio.run(refused, tokens["write"])
     anyio.run(refused, None)
+
+
+def test_a_forgotten_conversation_is_gone_from_every_tool(archive):
+    """`forget` deletes rows: search (every mode), list, get and its embeddings lose it."""
+    from click.testing import CliRunner
+
+    from archiver.cli import cli
+
+    db_path, _ = archive
+    assert CliRunner().invoke(cli, ["forget", "--db", str(db_path), CID]).exit_code == 0
+    assert open_db(db_path).execute(
+        "SELECT count(*) FROM chatgpt_embedding e JOIN chatgpt_message m ON m.id = e.message_id"
+        " WHERE m.conversation_id = ?", [CID]).fetchone() == (0,)
+
+    async def main():
+        params = StdioServerParameters(command=sys.executable, args=["-m", "archiver", "mcp", "--db", str(db_path)])
+        async with Client(params, read_timeout_seconds=60) as client:
+            for mode in ("keyword", "semantic", "hybrid"):
+                found = json.loads(text_of(await client.call_tool("search", {"query": "sourdough proof", "mode": mode})))
+                assert CID not in [c["conversation_id"] for c in found["conversations"]]
+            listed = json.loads(text_of(await client.call_tool("list_recent_conversations", {"limit": 100})))
+            assert CID not in [c["conversation_id"] for c in listed["conversations"]]
+            assert (await client.call_tool("get_conversation", {"conversation_id": CID})).is_error
+            assert (await client.call_tool("get_message", {"message_id": CURRENT_LEAF})).is_error
+
+    anyio.run(main)

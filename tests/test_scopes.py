@@ -19,16 +19,22 @@ def reader(db):
 WRITES = [
     ("/api/conversations", {"content": fixture_bytes("branched.json")}),
     ("/api/conversations/wanted", {"json": {"conversations": [{"id": "x"}]}}),
+    ("/api/conversations/listed", {"json": {"account_id": "a", "complete": True, "ids": []}}),
+    ("/api/assets?file_id=file-1&conversation_id=c1", {"content": b"bytes"}),
+    ("/api/assets/wanted", {"json": {"file_ids": ["file-1"]}}),
+    ("/api/textdocs?conversation_id=c1", {"json": [{"id": "t1", "content": "x"}]}),
 ]
 
 
-@pytest.mark.parametrize("path,body", WRITES, ids=["ingest", "wanted"])
+@pytest.mark.parametrize("path,body", WRITES, ids=["ingest", "wanted", "listed", "assets", "assets-wanted",
+                                                    "textdocs"])
 def test_a_read_token_cannot_use_the_write_api(client, reader, db, path, body):
     response = client.post(path, headers=reader, **body)
     assert response.status_code == 403
     assert response.json() == {"ok": False, "status": 403,
                                "error": "token 'claude' is a read token; this needs a write token"}
-    assert db.execute("SELECT count(*) FROM chatgpt_capture").fetchone()[0] == 0
+    for table in ("chatgpt_capture", "chatgpt_asset", "chatgpt_textdoc"):
+        assert db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
 
 
 def test_a_read_token_cannot_use_the_insert_api(client, reader, db):

@@ -125,6 +125,10 @@ def test_hybrid_keeps_keyword_hits_and_filters_apply(topics):
     assert hybrid_search(topics.conn, "anything", mode="semantic", since=2_000_000_000)["conversations"] == []
     with pytest.raises(ValueError):
         hybrid_search(topics.conn, "x", mode="vibes")
+    # Newest first: the fused conversations ordered by their last update.
+    newest = hybrid_search(topics.conn, "household advice", mode="semantic", sort="newest")["conversations"]
+    assert [c["update_time"] for c in newest] == sorted((c["update_time"] for c in newest), reverse=True)
+    assert len(newest) == 4
 
 
 def test_fuse_is_reciprocal_rank():
