@@ -209,6 +209,7 @@ class FakeChatGPT:
         self.textdocs = {}               # conversation id -> canvas documents (GET .../textdocs)
         self.swap = {}                   # id -> other id: answer one conversation's URL with another's
         self.sidebar_fails = False       # the project sidebar answers 500 (a partial listing)
+        self.download_base = None        # lookups point here instead of the CDN (a steered URL)
         self._singular_reads = []        # monotonic times of served singular reads
         self._new_ids = 0
         for tree in conversations:
@@ -309,7 +310,10 @@ class FakeChatGPT:
         meta = self.files.get(request.path_params["fid"])
         if meta is None:
             return JSONResponse({"detail": "File not found"}, status_code=404)
-        return JSONResponse({"status": "success", "download_url": self._signed(f"/file/{request.path_params['fid']}"),
+        url = self._signed(f"/file/{request.path_params['fid']}")
+        if self.download_base:
+            url = self.download_base + request.path_params["fid"]
+        return JSONResponse({"status": "success", "download_url": url,
                              "file_name": meta["name"], "mime_type": meta["mime"],
                              "file_size_bytes": len(meta["bytes"]), "metadata": {}})
 

@@ -403,3 +403,25 @@ def test_a_conversation_the_archive_refuses_is_done_with_its_files(browser, fake
     assert cid not in stored_ids(archive)
     assert posted(manager, "/api/assets") == []
     assert [r for r in fake.requests[before:] if "/download" in r["path"] or r["headers"].get("host") == CDN_HOST] == []
+
+
+@pytest.mark.parametrize("base", ["https://intranet.example/files/", "http://files.oaiusercontent.com/file/",
+                                  "https://127.0.0.1:8001/api/"])
+def test_a_download_url_off_chatgpts_file_hosts_is_never_fetched(browser, fake, archive, manager, base):
+    cid = make_id("files", "steered", base)
+    tree, files = conversation_with_files(cid, fake)
+    fake.add(tree)
+    fake.download_base = base
+    try:
+        with scripted_context(browser, archive, manager) as context:
+            page = context.new_page()
+            page.goto("https://chatgpt.com/")
+            page.evaluate("id => app.loadTree(id)", cid)
+            wait_for(page, lambda: cid in stored_ids(archive), what="the conversation")
+            wait_for(page, lambda: queued(page) == [], timeout=30, what="an empty queue")
+    finally:
+        fake.download_base = None
+    lookups = [r for r in fake.requests if cid[:8] in r["path"] and "/download" in r["path"]]
+    assert lookups  # ChatGPT was asked; what it answered was not followed
+    assert [e["url"] for e in manager.log if not e["url"].startswith(archive.url)] == []
+    assert posted(manager, "/api/assets") == []

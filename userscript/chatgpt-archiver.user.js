@@ -17,7 +17,7 @@
 // @connect      127.0.0.1
 // @connect      localhost
 // @connect      oaiusercontent.com
-// @connect      *
+// @connect      openai.com
 // ==/UserScript==
 //
 // Header notes: @match covers today's address and the old one; @run-at document-start so the
@@ -25,9 +25,10 @@
 // without the page's CSP, CORS or Chromium's Local Network Access prompt in the way (@connect
 // names the archive's host; the server adds its own when it serves this file); unsafeWindow is
 // the page's realm, whose fetch we wrap. GM_deleteValue/GM_listValues keep the queue one key
-// per item, so tabs never overwrite each other's captures; @connect oaiusercontent.com (and *,
-// which the manager confirms with the user) lets the manager fetch a file from the signed
-// download URL ChatGPT hands out, without any ChatGPT credential.
+// per item, so tabs never overwrite each other's captures; @connect oaiusercontent.com and
+// openai.com let the manager fetch a file from the signed download URL ChatGPT hands out,
+// without any ChatGPT credential, and nowhere else (no @connect *: a page that could steer the
+// URL could otherwise have the manager fetch any address, CORS aside).
 //
 // The file has two halves: pure helpers (URL classification, queueing, backoff, pacing, page
 // merging), exported for `node --test`, and thin glue that wires them to the page.
@@ -1174,7 +1175,10 @@ function archiverMain(core) {
     var url = new safe.URL(found.download_url, page.location.href);
     var host = safe.urlHost(url);
     var sameSite = host === "chatgpt.com" || host === "chat.openai.com";
-    if (safe.indexOf(safe.urlHref(url), "https://") !== 0) return Promise.reject(httpError(403)); // signed URLs are https
+    // Signed URLs are https, on ChatGPT's own hosts or its file CDN (the @connect list): a URL
+    // elsewhere is refused, not fetched.
+    var cdn = /(^|\.)(oaiusercontent\.com|openai\.com)$/.test(host);
+    if (safe.indexOf(safe.urlHref(url), "https://") !== 0 || !(sameSite || cdn)) return Promise.reject(httpError(403));
     return paced().then(function () {
       if (!sameSite && GM.xhr) {
         return gmRequest({ method: "GET", url: safe.urlHref(url), anonymous: true, responseType: "arraybuffer", limit: limit })
