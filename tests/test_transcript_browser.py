@@ -168,7 +168,9 @@ def test_copy_button_copies_the_code(chromium, archive):
         assert button.inner_text() == "Copy"
         assert page.locator(f"#m-{NODE['a2']} pre .code-language").inner_text() == "python"
         button.click()
-        page.wait_for_function("document.querySelector('pre button.copy').textContent === 'Copied'")
+        from playwright.sync_api import expect
+        # Polled from Playwright's side: the page's CSP forbids the eval wait_for_function uses.
+        expect(page.locator("pre button.copy").first).to_have_text("Copied")
         copied = page.evaluate("navigator.clipboard.readText()")
         assert copied == "def pitch(rise, run):\n    return rise / run  # quillwort\n"
     finally:
