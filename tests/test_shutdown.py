@@ -106,3 +106,15 @@ def test_a_failed_background_task_is_logged_at_shutdown_not_raised(caplog):
     with caplog.at_level(logging.WARNING, logger="chatgpt_archiver"):
         asyncio.run(scenario())
     assert [r.getMessage() for r in caplog.records] == ["embedder failed: OSError('disk gone')"]
+
+
+def test_no_module_waits_with_wait_for():
+    # The whole class: asyncio.wait_for on Python 3.11 (our floor) can swallow a cancellation
+    # (CPython gh-86296); asyncio.timeout around the await cannot.
+    from pathlib import Path
+
+    import archiver
+
+    users = [str(p.relative_to(Path(archiver.__file__).parent)) for p in Path(archiver.__file__).parent.rglob("*.py")
+             if "wait_for(" in p.read_text()]
+    assert users == []
