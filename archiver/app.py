@@ -59,6 +59,9 @@ DEFAULT_MAX_ASSET = 50 * 1024 * 1024  # ChatGPT's own upload limit for images is
 MAX_WANTED_FILES = 10_000
 
 
+EMBEDDER_GRACE = 5.0  # seconds shutdown waits for the cancelled embedder before going on
+
+
 class ApiError(Exception):
     def __init__(self, status, message, headers=None):
         super().__init__(message)
@@ -211,14 +214,13 @@ def create_app(
         # the MCP session manager run from here, and the semantic-search embedder beside them.
         await ds.invoke_startup()
         embedding = asyncio.create_task(keep_embedded(
-            archive.execute_fn, lambda fn: archive.execute_write_fn(fn), new_text, log=log))
+            archive.execute_fn, lambda fn: archive.execute_write_fn(fn), new_text, log=log), name="embedder")
         try:
             async with mcp_sessions.run():
                 yield
         finally:
-            embedding.cancel()
-            await asyncio.gather(embedding, return_exceptions=True)
-        await ds.invoke_shutdown()
+            await stop_background(embedding, EMBEDDER_GRACE)
+            await ds.invoke_shutdown()
 
     tables = "|".join(WRITABLE_TABLES)
     app = Starlette(
@@ -270,6 +272,19 @@ def create_app(
     )
     app.state.datasette = ds
     return app
+
+
+async def stop_background(task, grace):
+    """Cancel a background task and wait at most ``grace`` seconds for it to end: a task
+    that does not stop (one that swallowed its cancellation) must never keep the server, or
+    a test's TestClient, from shutting down. Its failure is logged, never raised."""
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=grace)
+    if not done:
+        log.warning("%s did not stop within %s s of being cancelled; shutting down without it",
+                    task.get_name(), grace)
+    elif not task.cancelled() and task.exception() is not None:
+        log.warning("%s failed: %r", task.get_name(), task.exception())
 
 
 class _ASGI:

@@ -387,8 +387,11 @@ async def keep_embedded(read, write, wake, *, idle=300.0, log=None):
         except Exception as e:  # a read-only or full disk: try again later, never crash serve
             if log:
                 log.warning("embedding paused: %s", e)
+        # Not wait_for: on Python 3.11 it returns, swallowing the cancellation, when cancelled
+        # just as the event is set (CPython gh-86296), and the server's shutdown waited forever.
         try:
-            await asyncio.wait_for(wake.wait(), idle)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(idle):
+                await wake.wait()
+        except TimeoutError:
             pass
         wake.clear()
