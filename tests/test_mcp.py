@@ -197,6 +197,15 @@ def test_http_refuses_write_tokens_and_no_token_and_read_tokens_cannot_write(ser
         "ok": False, "status": 403, "error": "token 'browser' is a write token; this needs a read token"})
     status, answer = post("/mcp", tokens["read"], INITIALIZE)
     assert status == 200 and answer["result"]["serverInfo"]["name"] == "chatgpt-archiver"
+    # No idle event stream is held open for anyone: GET (and DELETE) are 405 at once.
+    for method in ("GET", "DELETE"):
+        request = urllib.request.Request(running.url + "/mcp", method=method,
+                                         headers={"Authorization": f"Bearer {tokens['read']}"})
+        with pytest.raises(urllib.error.HTTPError) as refused_method:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused_method.value.code == 405
+        assert json.loads(refused_method.value.read()) == {"ok": False, "error": "MCP here takes POST only",
+                                                           "status": 405}
 
     # The read token is refused by every write endpoint of the same server.
     capture = fixture_json("dangling.json")
