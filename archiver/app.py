@@ -5,7 +5,6 @@ never fight over SQLite's write lock.
 """
 
 import asyncio
-import hashlib
 import logging
 import os
 import re
@@ -25,27 +24,32 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Mount, Route, Router
 
 from . import __version__
-from .accounts import ACCOUNT_ID as QUERY_ID, MAX_LISTED, AccountConflict, check_account, check_account_id, record_account, save_listing
-from .assets import BadFileId, check_file_id, is_named_by, save_live_asset, wanted_assets
+from .accounts import ACCOUNT_ID as QUERY_ID, MAX_LISTED, AccountConflict, check_account_id, save_listing
+from .assets import BadFileId, Spooler, TooBig, check_file_id, wanted_assets
 from .db import (
     archive_stats,
     ensure_secret,
     open_db,
     prepare_capture,
-    save_capture,
     wanted_conversations,
 )
 from .guards import BodyGuard, BodyRefused, LoopbackHostGuard, error_response
 from .web.auth import WRITABLE_TABLES, authenticate
 from .web.config import browse_config, browse_metadata
 from .openapi import SPEC
-from .privacy import Refused, held_refusal, refusal
+from .intake import (
+    NotArchived,
+    admit_file,
+    save_admitted_asset,
+    save_admitted_capture,
+    save_admitted_textdocs,
+)
+from .privacy import Refused, allowed_items
 from .reshape import BadJSON, NotAConversation, parse_json
 from .scripts import USERSCRIPT_PATH, render_userscript
 from .semantic import keep_embedded
+from .textdocs import NotTextdocs, reshape_textdocs
 from .tokens import READ, WrongScope, bearer_token
-from .textdocs import NotTextdocs, reshape_textdocs, save_textdocs
-from .tokens import bearer_token
 
 log = logging.getLogger("chatgpt_archiver")
 
@@ -87,8 +91,8 @@ def create_app(
     body_idle=15.0,
     body_deadline=300.0,
     secret=None,
-    base_url=None,
     max_asset=DEFAULT_MAX_ASSET,
+    base_url=None,
 ):
     """The whole server. ``public`` (bound beyond loopback) makes Datasette private: only
     the signed-in root user may read, through the login URL ``root_login_path()`` gives.
@@ -133,7 +137,8 @@ def create_app(
         account_id = query_account(request)
         body = await request.body()  # read after the token check; BodyGuard bounds size and time
         capture = await run_in_threadpool(prepare_capture, body)
-        result = await write_or_refuse(archive, lambda conn: save_admitted(conn, capture, token_name, account_id))
+        result = await write_or_refuse(
+            archive, lambda conn: save_admitted_capture(conn, capture, token_name=token_name, account_id=account_id))
         new_text.set()
         return JSONResponse(
             {"ok": True, **result.as_dict()}, status_code=200 if result.duplicate else 201
@@ -143,7 +148,7 @@ def create_app(
         await require_token(request)
         body = await request.body()
         listed = parse_listing(body)
-        ids = await archive.execute_fn(lambda conn: wanted_conversations(conn, listed))
+        ids = await archive.execute_fn(lambda conn: wanted_conversations(conn, allowed_items(conn, listed)))
         return JSONResponse({"ok": True, "wanted": ids})
 
     async def listed(request):
@@ -166,15 +171,13 @@ def create_app(
         if declared.isdigit() and int(declared) > max_asset:
             raise ApiError(413, f"file is over the {max_asset} byte limit", {"Connection": "close"})
         await archive.execute_fn(lambda conn: admit_file(conn, cid, file_id))
-        data, digest = await read_limited(request, max_asset)
-
-        def store(conn):
-            admit_file(conn, cid, file_id)  # again, in the write: a forget may have come between
-            return save_live_asset(conn, data, sha256=digest, file_id=file_id, name=name,
-                                   declared_mime=request.headers.get("content-type"))
-
-        duplicate, _ = await write_or_refuse(archive, store)
-        return JSONResponse({"ok": True, "file_id": file_id, "sha256": digest, "size": len(data),
+        upload = await spool_body(request, max_asset)
+        try:
+            duplicate = await write_or_refuse(archive, lambda conn: save_admitted_asset(
+                conn, cid, file_id, upload, name=name, declared_mime=request.headers.get("content-type")))
+        finally:
+            upload.file.close()
+        return JSONResponse({"ok": True, "file_id": file_id, "sha256": upload.sha256, "size": upload.size,
                              "duplicate": duplicate}, status_code=200 if duplicate else 201)
 
     async def textdocs(request):
@@ -185,12 +188,7 @@ def create_app(
             rows = reshape_textdocs(cid, parse_json(body))
         except NotTextdocs as e:
             raise ApiError(422, str(e)) from None
-
-        def store(conn):
-            admit_conversation_part(conn, cid)
-            return save_textdocs(conn, rows)
-
-        stored = await write_or_refuse(archive, store)
+        stored = await write_or_refuse(archive, lambda conn: save_admitted_textdocs(conn, cid, rows))
         return JSONResponse({"ok": True, "stored": stored}, status_code=201)
 
     async def userscript(request):
@@ -263,6 +261,7 @@ def create_app(
             BadJSON: handle_bad_json,
             NotAConversation: handle_not_a_conversation,
             AccountConflict: handle_conflict,
+            NotArchived: handle_conflict,
             Refused: handle_refused,
             sqlite3.Error: handle_archive_error,
             Exception: handle_unexpected,
@@ -331,7 +330,7 @@ async def write_or_refuse(archive, fn):
     def run(conn):
         try:
             return fn(conn)
-        except (Refused, AccountConflict, ApiError) as e:
+        except (Refused, AccountConflict, NotArchived) as e:
             conn.rollback()
             return _Refusal(e)
 
@@ -341,47 +340,19 @@ async def write_or_refuse(archive, fn):
     return result
 
 
-def save_admitted(conn, capture, token_name, account_id):
-    """save_capture, behind the archive's privacy settings and account check (one transaction)."""
-    conversation = capture.conversation
-    reason = refusal(conn, conversation)
-    if reason:
-        raise Refused(reason)
-    check_account(conn, conversation["id"], account_id)
-    result = save_capture(conn, capture, source="api", token_name=token_name)
-    record_account(conn, conversation["id"], result.capture_id, account_id)
-    return result
-
-
-def admit_conversation_part(conn, conversation_id):
-    """What arrives about a conversation (canvas documents, files) is kept only beside a
-    conversation the archive holds and the settings allow."""
-    reason = held_refusal(conn, conversation_id)
-    if reason:
-        raise Refused(reason)
-    if conn.execute("SELECT 1 FROM chatgpt_conversation WHERE id = ?", [conversation_id]).fetchone() is None:
-        raise ApiError(409, f"conversation {conversation_id} is not in the archive; post it first")
-
-
-def admit_file(conn, conversation_id, file_id):
-    """Only a file a message of that conversation names is stored: a token holder could
-    otherwise plant arbitrary files, and the link from a conversation that names the file is
-    what makes it visible (and published, when the conversation is)."""
-    admit_conversation_part(conn, conversation_id)
-    if not is_named_by(conn, conversation_id, file_id):
-        raise ApiError(409, f"no message of conversation {conversation_id} names {file_id};"
-                            " post the conversation first")
-
-
-async def read_limited(request, limit):
-    """The body, refused with 413 as soon as it passes ``limit`` (never held beyond it), and its SHA-256."""
-    data, digest = bytearray(), hashlib.sha256()
-    async for chunk in request.stream():
-        if len(data) + len(chunk) > limit:
-            raise ApiError(413, f"file is over the {limit} byte limit", {"Connection": "close"})
-        data += chunk
-        digest.update(chunk)
-    return bytes(data), digest.hexdigest()
+async def spool_body(request, limit):
+    """The body as an Upload, refused with 413 as soon as it passes ``limit``: never held
+    whole in memory, never read beyond the limit."""
+    spooler = Spooler(limit)
+    try:
+        async for chunk in request.stream():
+            spooler.feed(chunk)
+    except TooBig as e:
+        raise ApiError(413, str(e), {"Connection": "close"}) from None
+    except BaseException:
+        spooler.file.close()
+        raise
+    return spooler.upload()
 
 
 async def handle_refused(request, exc):

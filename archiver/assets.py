@@ -7,12 +7,17 @@ Bytes are stored once by SHA-256 in ``chatgpt_asset``; ``chatgpt_asset_file`` sa
 ``chatgpt_message_asset`` (written with the messages) says which messages name that id.
 """
 
+import hashlib
 import json
 import mimetypes
 import re
+import tempfile
+from dataclasses import dataclass
 
-# ChatGPT's file ids: ``file-<base62>`` (uploads until 2025) and ``file_<hex>`` (sediment, 2025+).
-FILE_ID = re.compile(r"file[-_][A-Za-z0-9]{1,128}")
+# ChatGPT's file ids: ``file-<base62>`` (uploads until 2025) and ``file_<hex>`` (sediment, 2025+);
+# dashes and underscores allowed after the prefix, as the userscript does. Never a dot or a
+# slash: an id is a key and a URL segment, never a path.
+FILE_ID = re.compile(r"file[-_][A-Za-z0-9_-]{1,200}")
 # An export names its files after the id, with the original name or a hash after a dash.
 FILE_ID_PREFIX = re.compile(r"^(file-[A-Za-z0-9]+|file_[0-9a-f]+)")
 LIVE_PREFIX = "live/"
@@ -64,16 +69,77 @@ def sniff_mime(head, name=None, declared=None):
     return declared if _MIME.fullmatch(declared) else GENERIC
 
 
-def save_asset(conn, data, *, path, name, file_id, sha256, mime):
-    """Store bytes once by hash and record the file holding them. Returns True when the bytes
-    were new to the archive. Call inside the caller's transaction."""
-    stored = conn.execute(
-        "INSERT OR IGNORE INTO chatgpt_asset (sha256, size, mime_type, data) VALUES (?, ?, ?, ?)",
-        [sha256, len(data), mime, data],
-    ).rowcount
+@dataclass
+class Upload:
+    """A file's bytes as they arrived (posted, or read from an export): spooled to a temporary
+    file so a big one is never held in memory, hashed and measured on the way, with its first
+    bytes for sniffing."""
+
+    file: object  # binary, seekable
+    size: int
+    sha256: str
+    head: bytes
+
+
+BLOB_CHUNK = 1024 * 1024
+SPOOL_IN_MEMORY = 1024 * 1024  # bigger files go to a temporary file (mode 0600, deleted on close)
+
+
+class TooBig(Exception):
+    pass
+
+
+class Spooler:
+    """Takes a file's bytes as they arrive (an upload's chunks, an export file's reads), keeps
+    them in a temporary file, hashes and measures them, and refuses them (TooBig) as soon as
+    they pass ``limit``. ``upload()`` hands them over; close the Upload's file when done."""
+
+    def __init__(self, limit=None):
+        self.limit, self.file, self.digest, self.size, self.head = (
+            limit, tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY), hashlib.sha256(), 0, b"")
+
+    def feed(self, chunk):
+        self.size += len(chunk)
+        if self.limit is not None and self.size > self.limit:
+            self.file.close()
+            raise TooBig(f"file is over the {self.limit} byte limit")
+        self.head += chunk[:64 - len(self.head)]
+        self.file.write(chunk)
+        self.digest.update(chunk)
+
+    def upload(self):
+        return Upload(self.file, self.size, self.digest.hexdigest(), self.head)
+
+
+def spool_stream(stream):
+    """A readable binary stream (a file of an export) -> Upload."""
+    spooler = Spooler()
+    try:
+        while chunk := stream.read(BLOB_CHUNK):
+            spooler.feed(chunk)
+    except BaseException:
+        spooler.file.close()
+        raise
+    return spooler.upload()
+
+
+def save_asset(conn, upload, *, path, name, file_id, mime):
+    """Store an Upload's bytes once by hash and record the file holding them. Returns True
+    when the bytes were new to the archive. Call inside the caller's transaction."""
+    # Room first, then the bytes a chunk at a time through SQLite's incremental blob I/O.
+    cursor = conn.execute(
+        "INSERT OR IGNORE INTO chatgpt_asset (sha256, size, mime_type, data) VALUES (?, ?, ?, zeroblob(?))",
+        [upload.sha256, upload.size, mime, upload.size],
+    )
+    stored = cursor.rowcount
+    if stored and upload.size:
+        upload.file.seek(0)
+        with conn.blobopen("chatgpt_asset", "data", cursor.lastrowid) as blob:
+            while chunk := upload.file.read(BLOB_CHUNK):
+                blob.write(chunk)
     conn.execute(
         "INSERT OR REPLACE INTO chatgpt_asset_file (path, file_id, name, sha256) VALUES (?, ?, ?, ?)",
-        [path, file_id, name, sha256],
+        [path, file_id, name, upload.sha256],
     )
     return bool(stored)
 
@@ -84,11 +150,12 @@ def export_file_id(file_name):
     return match.group(1) if match else None
 
 
-def save_live_asset(conn, data, *, sha256, file_id, name, declared_mime):
+def save_live_asset(conn, upload, *, file_id, name, declared_mime):
     """One file posted by the userscript. Returns ``(duplicate, path)``: duplicate when these
     bytes are already held for this file id (by an import or an earlier post), then nothing is
     written. Otherwise the file is ``live/<file id>``; should different bytes arrive later for
     the same id, they are kept beside it (``live/<file id>/<sha256>``), never over it."""
+    sha256 = upload.sha256
     if conn.execute(
         "SELECT 1 FROM chatgpt_asset_file WHERE file_id = ? AND sha256 = ?", [file_id, sha256]
     ).fetchone():
@@ -96,8 +163,8 @@ def save_live_asset(conn, data, *, sha256, file_id, name, declared_mime):
     path = LIVE_PREFIX + file_id
     if conn.execute("SELECT 1 FROM chatgpt_asset_file WHERE path = ?", [path]).fetchone():
         path = f"{path}/{sha256}"
-    mime = sniff_mime(bytes(data[:64]), name, declared_mime)
-    save_asset(conn, data, path=path, name=name or file_id, file_id=file_id, sha256=sha256, mime=mime)
+    mime = sniff_mime(upload.head, name, declared_mime)
+    save_asset(conn, upload, path=path, name=name or file_id, file_id=file_id, mime=mime)
     return False, path
 
 

@@ -204,8 +204,8 @@ def serve(db, host, port, root, cors_origins, max_body, body_idle, body_deadline
             max_body=max_body or DEFAULT_MAX_BODY,
             body_idle=body_idle,
             body_deadline=body_deadline,
-            base_url=base,
             max_asset=max_asset or DEFAULT_MAX_ASSET,
+            base_url=base,
         )
     except ArchiveError as e:
         sock.close()

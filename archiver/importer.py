@@ -16,10 +16,11 @@ from pathlib import Path, PurePosixPath
 import ijson
 import sqlite_utils
 
-from .assets import export_file_id, save_asset, sniff_mime
+from .assets import export_file_id, save_asset, sniff_mime, spool_stream
 from .db import now_iso, prepare_capture, save_capture, search_index_paused, write_transaction
 from .privacy import refusal
 from .reshape import MESSAGE_TABLE, NotAConversation, to_json
+from .textdocs import export_textdoc_columns
 
 BATCH = 200  # conversations per transaction: few commits, bounded memory
 CONVERSATION_FILE = re.compile(r"^conversations(?:-\d+)?\.json$")
@@ -296,11 +297,11 @@ def _label(item, index):
 
 def _import_asset(db, entry, summary):
     with entry.open() as stream:
-        data = stream.read()
-    with write_transaction(db) as conn:
+        upload = spool_stream(stream)  # a video in an export is never held in memory whole
+    with upload.file, write_transaction(db) as conn:
         stored = save_asset(
-            conn, data, path=entry.path, name=entry.name, file_id=export_file_id(entry.name),
-            sha256=hashlib.sha256(data).hexdigest(), mime=sniff_mime(data[:64], entry.name),
+            conn, upload, path=entry.path, name=entry.name, file_id=export_file_id(entry.name),
+            mime=sniff_mime(upload.head, entry.name),
         )
     if stored:
         summary.assets += 1
@@ -326,10 +327,12 @@ def _import_textdoc(db, entry, summary):
         body = doc.get("content") or doc.get("text")
         text = body if isinstance(body, str) else text
     with write_transaction(db) as conn:
+        row = {"path": entry.path, "title": title if isinstance(title, str) else None, "content": text,
+               "raw": raw.decode("utf-8", "replace"), "imported_at": now_iso(), **export_textdoc_columns(doc)}
         conn.execute(
-            "INSERT OR REPLACE INTO chatgpt_textdoc (path, title, content, raw, imported_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            [entry.path, title if isinstance(title, str) else None, text, raw.decode("utf-8", "replace"), now_iso()],
+            "INSERT OR REPLACE INTO chatgpt_textdoc ({}) VALUES ({})".format(
+                ", ".join(row), ", ".join(f":{c}" for c in row)),
+            row,
         )
     summary.textdocs += 1
 

@@ -262,6 +262,105 @@ def m010_trigram_search(db):
         )
 
 
+# Times are Unix seconds from 1970 to shortly after now. Captures are clamped on the way in
+# (reshape.to_epoch, db.bound_times); these triggers hold every other writer (the insert API,
+# a 2023-design client) to the same range, so no page meets a time it cannot show. The bound
+# is db.TRUST_MARGIN (600 s) past now, plus a minute for SQLite's millisecond clock.
+_TIME_OUT_OF_RANGE = (
+    "new.{c} IS NOT NULL AND (typeof(new.{c}) NOT IN ('integer', 'real') OR new.{c} < 0"
+    " OR new.{c} > (julianday('now') - 2440587.5) * 86400.0 + 660)"
+)
+
+
+@migrations()
+def m015_times_in_range(db):
+    """Old archives may hold times in milliseconds, negative, or far in the future (a forged
+    capture): milliseconds become seconds, the rest is cleared (the raw capture keeps it)."""
+    for table in ("chatgpt_conversation", "chatgpt_message"):
+        for column in ("create_time", "update_time"):
+            db.execute(
+                f"UPDATE {table} SET {column} = CASE"
+                f" WHEN typeof({column}) IN ('integer', 'real') AND {column} >= 1e11 AND {column} < 1e14"
+                f" AND {column} / 1000.0 <= (julianday('now') - 2440587.5) * 86400.0 + 660"
+                f" THEN {column} / 1000.0 ELSE NULL END"
+                f" WHERE {column} IS NOT NULL AND (typeof({column}) NOT IN ('integer', 'real')"
+                f" OR {column} < 0 OR {column} > (julianday('now') - 2440587.5) * 86400.0 + 660)"
+            )
+        check = " OR ".join(_TIME_OUT_OF_RANGE.format(c=c) for c in ("create_time", "update_time"))
+        for event in ("INSERT", "UPDATE"):
+            db.execute(
+                f"""
+                CREATE TRIGGER {table}_times_{event.lower()} BEFORE {event} ON {table}
+                WHEN {check}
+                BEGIN
+                  SELECT RAISE(ABORT, 'create_time and update_time must be Unix seconds, from 1970 to now');
+                END
+                """
+            )
+
+
+# Set by db.save_rows for the length of its own writes, inside the caller's transaction and
+# removed before it commits: no other writer ever sees it. With it absent (the insert API,
+# any other client) the guards below hold.
+CAPTURE_WRITING = "capture_writing"
+_NOT_A_CAPTURE = f"NOT EXISTS (SELECT 1 FROM archiver_meta WHERE key = '{CAPTURE_WRITING}')"
+_CAPTURED = "EXISTS (SELECT 1 FROM chatgpt_capture WHERE conversation_id = {})"
+_STRUCTURE = ("is_current", "is_hidden", "parent_id", "child_index", "parent_derived")
+
+
+def _guard(db, name, event, table, when, message):
+    db.execute(
+        f"""
+        CREATE TRIGGER {name} BEFORE {event} ON {table}
+        WHEN {_NOT_A_CAPTURE} AND ({when})
+        BEGIN
+          SELECT RAISE(ABORT, '{message}');
+        END
+        """
+    )
+
+
+@migrations()
+def m016_insert_api_cannot_take_rows(db):
+    """What writers other than a capture (Datasette's insert API with a token) may do to rows
+    that exist: never move a message to another conversation or node, never change which
+    messages are shown (current branch, hidden, tree), and leave what a capture wrote alone
+    (row update may only fill in its empty columns). Creating rows stays open."""
+    captured_changed = " OR ".join(
+        f"(old.[{c}] IS NOT NULL AND new.[{c}] IS NOT old.[{c}])" for c in _MESSAGE
+    )
+    _guard(db, "chatgpt_message_keeps_identity", "UPDATE", "chatgpt_message",
+           "new.id IS NOT old.id"
+           " OR (old.conversation_id IS NOT NULL AND new.conversation_id IS NOT old.conversation_id)"
+           " OR (old.node_id IS NOT NULL AND new.node_id IS NOT old.node_id)"
+           + "".join(f" OR new.[{c}] IS NOT old.[{c}]" for c in _STRUCTURE),
+           "a stored message keeps its id, conversation_id, node_id, branch and visibility"
+           " (is_current, is_hidden, parent_id, child_index): only a capture changes them")
+    _guard(db, "chatgpt_message_keeps_capture", "UPDATE", "chatgpt_message",
+           f"{_CAPTURED.format('old.conversation_id')} AND ({captured_changed})",
+           "this message came from a capture: only a capture changes it (empty columns may be filled in)")
+    # INSERT covers upsert and replace, which would overwrite or delete the stored row.
+    _guard(db, "chatgpt_message_insert_keeps_rows", "INSERT", "chatgpt_message",
+           "EXISTS (SELECT 1 FROM chatgpt_message m WHERE (m.id = new.id AND ("
+           f" {_CAPTURED.format('m.conversation_id')}"
+           " OR (new.conversation_id IS NOT NULL AND new.conversation_id IS NOT m.conversation_id)"
+           " OR (new.node_id IS NOT NULL AND new.node_id IS NOT m.node_id)"
+           + "".join(f" OR (new.[{c}] IS NOT NULL AND new.[{c}] IS NOT m.[{c}])" for c in _STRUCTURE)
+           + ")) OR (m.conversation_id = new.conversation_id AND m.node_id = coalesce(new.node_id, new.id)"
+           " AND m.id IS NOT new.id))",
+           "a stored message cannot be replaced or moved through the insert API, and one a capture"
+           " wrote cannot be upserted: use its row update to fill in empty columns")
+    conversation_changed = " OR ".join(
+        f"(old.[{c}] IS NOT NULL AND new.[{c}] IS NOT old.[{c}])" for c in _CONVERSATION
+    )
+    _guard(db, "chatgpt_conversation_keeps_capture", "UPDATE", "chatgpt_conversation",
+           f"new.id IS NOT old.id OR ({_CAPTURED.format('old.id')} AND ({conversation_changed}))",
+           "this conversation came from a capture: only a capture changes it (empty columns may be filled in)")
+    _guard(db, "chatgpt_conversation_insert_keeps_rows", "INSERT", "chatgpt_conversation",
+           f"EXISTS (SELECT 1 FROM chatgpt_conversation c WHERE c.id = new.id AND {_CAPTURED.format('c.id')})",
+           "this conversation came from a capture: it cannot be replaced or upserted through the insert API")
+
+
 @migrations()
 def m020_accounts(db):
     """Which ChatGPT account (personal or a Team workspace) each conversation and capture came

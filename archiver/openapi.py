@@ -37,7 +37,7 @@ SKIPPED = {
 }
 _SKIPPED = {"description": "Not stored: the archive's privacy settings keep it out (do not retry)",
             "content": {"application/json": {"schema": SKIPPED}}}
-_FILE_ID = {"type": "string", "pattern": "^file[-_][A-Za-z0-9]{1,128}$"}
+_FILE_ID = {"type": "string", "pattern": "^file[-_][A-Za-z0-9_-]{1,200}$"}
 # Ids in query strings: printable ASCII without spaces (ChatGPT's are uuids and account-… ids).
 _QUERY_ID = {"type": "string", "pattern": "^[!-~]{1,200}$"}
 _CONVERSATION_ID = {"name": "conversation_id", "in": "query", "required": True, "schema": _QUERY_ID}

@@ -102,6 +102,23 @@ def _do_not_remember(conversation):
     return isinstance(fields, dict) and fields.get("is_do_not_remember") is True
 
 
+def allowed_items(conn, items):
+    """Of ChatGPT's conversation list items, those the settings would let in: so the userscript
+    is never asked to fetch what the archive will refuse. (Items name their GPT or project and
+    flags as a conversation does; what an item does not say is judged when it arrives.)"""
+    kept = []
+    for item in items:
+        ids = {k: item.get(k) if isinstance(item.get(k), str) else None
+               for k in ("gizmo_id", "conversation_template_id")}
+        project = next((p for p in ids.values() if p and p.startswith("g-p-")), None)
+        row = {"id": item["id"], **ids, "project_id": project,
+               "is_temporary_chat": 1 if item.get("is_temporary_chat") is True else None,
+               "conversation_json": json.dumps({"is_do_not_remember": item.get("is_do_not_remember") is True})}
+        if refusal(conn, row) is None:
+            kept.append(item)
+    return kept
+
+
 def held_refusal(conn, conversation_id):
     """For what arrives about a conversation (files, canvas documents): why it is kept out.
     By id alone when the archive does not hold it; by the held row's project, GPT and flags
@@ -125,13 +142,15 @@ class Forgotten:
     files: int = 0
     assets: int = 0
     asset_bytes: int = 0
+    other: int = 0  # rows of other tables naming it (an export's feedback and share lists, ...)
 
     def describe(self):
         counts = [(self.conversations, "conversation"), (self.messages, "message"), (self.captures, "capture"),
                   (self.textdocs, "canvas document"), (self.asset_links, "file link"), (self.files, "file"),
                   (self.assets, "stored blob")]
         listed = ", ".join(f"{n} {what}{'' if n == 1 else 's'}" for n, what in counts)
-        return f"{listed} ({self.asset_bytes:,} bytes)"
+        other = f", {self.other} other row{'' if self.other == 1 else 's'}" if self.other else ""
+        return f"{listed} ({self.asset_bytes:,} bytes){other}"
 
 
 class NothingToForget(Exception):
@@ -163,7 +182,21 @@ def forget_conversation(conn, conversation_id):
     gone.messages = run("DELETE FROM chatgpt_message WHERE conversation_id = ?", conversation_id)
     gone.captures = run("DELETE FROM chatgpt_capture WHERE conversation_id = ?", conversation_id)
     run("DELETE FROM chatgpt_public WHERE conversation_id = ?", conversation_id)
+    for table in _other_tables(conn):
+        gone.other += run(f"DELETE FROM [{table}] WHERE conversation_id = ?", conversation_id)
     gone.conversations = run("DELETE FROM chatgpt_conversation WHERE id = ?", conversation_id)
     if not (gone.conversations or gone.messages or gone.captures or gone.textdocs):
         raise NothingToForget(f"no conversation {conversation_id!r} in the archive")
     return gone
+
+
+_FORGOTTEN_ABOVE = {"chatgpt_message", "chatgpt_capture", "chatgpt_message_asset", "chatgpt_textdoc", "chatgpt_public"}
+
+
+def _other_tables(conn):
+    """Every other table with a ``conversation_id`` column (an export's message_feedback and
+    shared_conversations tables, and whatever later versions add): forgetting is thorough."""
+    names = [r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%'")]
+    return [n for n in names if n not in _FORGOTTEN_ABOVE and any(
+        c[1] == "conversation_id" for c in conn.execute(f"PRAGMA table_info([{n}])"))]

@@ -407,15 +407,32 @@ def to_json(value):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+# Times a capture may carry: Unix seconds from 1970 up to (not including) 1e11, about the year
+# 5138. Larger values up to 1e14 are read as milliseconds (some clients send those); anything
+# else (negative, NaN, infinite, 1e20, unparseable) is no time at all. A capture still cannot
+# claim a time after it arrived: db.save_rows clamps to the receive time plus a margin.
+MAX_EPOCH = 1e11
+_MAX_MILLISECONDS = 1e14
+
+
 def to_epoch(value):
     """Float seconds from what ChatGPT sends: float/int seconds (detail API, export) or
-    ISO-8601 strings (list API; naive ones are UTC). Anything else -> None."""
+    ISO-8601 strings (list API; naive ones are UTC). Anything else, or out of range -> None."""
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, (int, float)):
-        value = float(value)
-        return value if math.isfinite(value) else None
+        try:
+            value = float(value)
+        except OverflowError:  # an integer beyond any float
+            return None
+        if not math.isfinite(value) or value < 0:
+            return None
+        if value >= MAX_EPOCH:
+            value = value / 1000 if value < _MAX_MILLISECONDS else None
+        return value
     if isinstance(value, str):
+        if len(value) > 64:
+            return None
         try:
             return to_epoch(float(value))
         except ValueError:
@@ -426,7 +443,10 @@ def to_epoch(value):
             return None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=timezone.utc)
-        return parsed.timestamp()
+        try:
+            return to_epoch(parsed.timestamp())
+        except (OverflowError, ValueError, OSError):
+            return None
     return None
 
 

@@ -24,7 +24,7 @@ def reshape_textdocs(conversation_id, data):
         raise NotTextdocs("expected the textdocs endpoint's JSON array")
     rows = {}
     for position, doc in enumerate(data):
-        if not isinstance(doc, dict) or not isinstance(doc.get("id"), str) or not doc["id"]:
+        if not isinstance(doc, dict) or not isinstance(doc.get("id"), str) or not 0 < len(doc["id"]) <= 200:
             raise NotTextdocs(f"item {position} is not a canvas document (an object with a string id)")
         earlier = []
         for key in ("versions", "previous_versions"):
@@ -55,6 +55,16 @@ def _row(conversation_id, doc, version):
         "content": content if isinstance(content, str) else (None if content is None else to_json(content)),
         "raw": raw,
     }
+
+
+def export_textdoc_columns(doc):
+    """The columns a live capture fills, from an export's textdocs/ file where it says them."""
+    doc = doc if isinstance(doc, dict) else {}
+    text = lambda key: doc[key] if isinstance(doc.get(key), str) else None  # noqa: E731
+    version = doc.get("version")
+    return {"conversation_id": text("conversation_id"), "textdoc_id": text("id"),
+            "version": version if isinstance(version, int) and not isinstance(version, bool) else None,
+            "textdoc_type": text("textdoc_type") or text("type")}
 
 
 def save_textdocs(conn, rows):

@@ -189,6 +189,7 @@ def test_textdocs_empty_list_stores_nothing(client, auth):
     ({"id": "x"}, 422, "expected the textdocs endpoint's JSON array"),
     ([{"id": "ok", "version": 1}, {"title": "no id"}], 422,
      "item 1 is not a canvas document (an object with a string id)"),
+    ([{"id": "x" * 201}], 422, "item 0 is not a canvas document (an object with a string id)"),
     (b"[{", 400, None),
 ])
 def test_textdocs_refuse_what_is_not_the_endpoint_array_and_write_nothing(client, auth, db_path, body, status, error):
@@ -338,9 +339,12 @@ def test_insert_api_cannot_bypass_exclusions(client, auth, db, db_path):
     with write_transaction(db) as conn:
         add_exclusion(conn, "conversation", "conv-2023")
         add_exclusion(conn, "project", "g-p-secret")
+        set_setting(conn, "archive-do-not-remember-chats", "off")
     for row in ({"id": "conv-2023", "title": "excluded by id"},
                 {"id": "conv-proj", "title": "in an excluded project", "gizmo_id": "g-p-secret"},
-                {"id": "conv-tmp", "title": "temporary", "is_temporary_chat": 1}):
+                {"id": "conv-tmpl", "title": "in an excluded project", "conversation_template_id": "g-p-secret"},
+                {"id": "conv-tmp", "title": "temporary", "is_temporary_chat": 1},
+                {"id": "conv-dnr", "title": "do not remember", "conversation_json": '{"is_do_not_remember": true}'}):
         response = client.post("/archive/chatgpt_conversation/-/insert", json={"row": row}, headers=auth)
         assert response.status_code == 400, response.text
         assert "refused by the archive's privacy settings" in response.text
@@ -391,3 +395,86 @@ def test_real_server_refuses_an_oversized_file_while_it_streams(tmp_path):
     finally:
         server.stop()
     assert table(server.db, "select size from chatgpt_asset") == [(1000,)]
+
+
+def test_wanted_conversations_leave_out_what_the_settings_refuse(client, auth, db):
+    with write_transaction(db) as conn:
+        add_exclusion(conn, "conversation", "c-excluded")
+        add_exclusion(conn, "project", "g-p-secret")
+        set_setting(conn, "archive-do-not-remember-chats", "off")
+    listing = {"conversations": [
+        {"id": "c-excluded", "update_time": 1.0},
+        {"id": "c-project", "update_time": 1.0, "gizmo_id": "g-p-secret"},
+        {"id": "c-template", "update_time": 1.0, "conversation_template_id": "g-p-secret"},
+        {"id": "c-dnr", "update_time": 1.0, "is_do_not_remember": True},
+        {"id": "c-temporary", "update_time": 1.0, "is_temporary_chat": True},
+        {"id": "c-fine", "update_time": "2025-06-11T10:00:00Z", "gizmo_id": "g-OtherGpt", "is_do_not_remember": None},
+    ]}
+    response = client.post("/api/conversations/wanted", json=listing, headers=auth)
+    assert (response.status_code, response.json()) == (200, {"ok": True, "wanted": ["c-fine"]})
+
+
+def test_a_conversation_first_held_without_an_account_takes_the_first_one_named(client, auth, db_path):
+    assert capture(client, auth).status_code == 201  # an older userscript: no account
+    newer = copy.deepcopy(EVERY)
+    newer["update_time"] += 10
+    assert capture(client, auth, newer, account="acct-team").status_code == 201
+    newer["update_time"] += 10
+    assert capture(client, auth, newer, account="acct-other").status_code == 409
+    assert table(db_path, "select account_id from chatgpt_conversation") == [("acct-team",)]
+    assert table(db_path, "select id, account_id from chatgpt_capture order by id") == [(1, None), (2, "acct-team")]
+
+
+@pytest.mark.parametrize("size", [0, 3 * 1024 * 1024 + 7], ids=["empty", "spooled-to-disk"])
+def test_asset_bytes_arrive_whole_whatever_the_size(client, auth, db_path, size):
+    import random
+
+    body = random.Random(size).randbytes(size)
+    capture(client, auth)
+    response = post_asset(client, auth, body=body, name="recording.wav", mime="audio/wav")
+    assert (response.status_code, response.json()) == (201, {
+        "ok": True, "file_id": UPLOAD_ID, "sha256": hashlib.sha256(body).hexdigest(), "size": size,
+        "duplicate": False})
+    assert table(db_path, "select size, mime_type, data = ? from chatgpt_asset", body) == [(size, "audio/x-wav", 1)]
+
+
+@pytest.mark.parametrize("path, body", [
+    (f"/api/assets?file_id={UPLOAD_ID}&conversation_id={CID}", {"content": PNG}),
+    ("/api/assets/wanted", {"json": {"file_ids": [UPLOAD_ID]}}),
+    (f"/api/textdocs?conversation_id={CID}", {"json": TEXTDOCS}),
+    ("/api/conversations/listed", {"json": {"account_id": "a", "complete": True, "ids": []}}),
+], ids=["asset", "assets-wanted", "textdocs", "listed"])
+def test_a_read_token_cannot_use_the_live_capture_api(client, auth, db, db_path, path, body):
+    from archiver.tokens import create_token
+
+    capture(client, auth)
+    with write_transaction(db) as conn:
+        reader = {"Authorization": f"Bearer {create_token(conn, 'claude', 'read')}"}
+    response = client.post(path, headers=reader, **body)
+    assert (response.status_code, response.json()) == (403, {
+        "ok": False, "status": 403, "error": "token 'claude' is a read token; this needs a write token"})
+    assert table(db_path, "select (select count(*) from chatgpt_asset), (select count(*) from chatgpt_textdoc)") == [
+        (0, 0)]
+
+
+def test_files_and_textdocs_may_arrive_before_the_rows_are_derived(client, auth, db, db_path):
+    """A capture is kept before its rows are derived; what arrives between the two counts
+    against the raw capture (simulated here by removing the derived rows)."""
+    capture(client, auth)
+    with write_transaction(db) as conn:
+        for sql in ("DELETE FROM chatgpt_message_asset", "DELETE FROM chatgpt_message", "DELETE FROM chatgpt_conversation"):
+            conn.execute(sql)
+    assert post_asset(client, auth).status_code == 201
+    assert post_asset(client, auth, file_id="file-Planted123").status_code == 409
+    assert client.post(f"/api/textdocs?conversation_id={CID}", json=TEXTDOCS, headers=auth).status_code == 201
+    assert table(db_path, "select file_id from chatgpt_asset_file") == [(UPLOAD_ID,)]
+
+
+def test_file_ids_take_what_the_userscript_sends_and_nothing_path_like():
+    from archiver.assets import BadFileId, check_file_id
+
+    for good in ("file-7QmZr2XkLpV9aTnB4cWdYe", "file_0a91456380dd222bf1a883dc03b5802d", "file-a_b-c", "file_" + "f" * 200):
+        assert check_file_id(good) == good
+    for bad in ("file-", "file_" + "f" * 201, "file-a.png", "file-a/b", "../file-a", "File-a", "file-a\n", "file-é"):
+        with pytest.raises(BadFileId):
+            check_file_id(bad)

@@ -12,6 +12,7 @@ from archiver.app import create_app
 from archiver.cli import cli
 from archiver.db import open_db, write_transaction
 from archiver.privacy import set_setting
+from archiver.search import search_archive
 from conftest import LOCAL, fixture_json
 from test_import import EVERY, GENERATED_ID, PNG, UPLOAD_ID, write_export
 
@@ -133,6 +134,9 @@ def test_forget_removes_a_conversation_and_only_what_nobody_else_uses(tmp_path, 
     run("publish", "--db", db_path, CID)
     db = open_db(db_path)
     assert [r["conversation_id"] for r in db["chatgpt_message"].search("zephyrine")] == [CID]
+    found = search_archive(db.conn, "ephyrin")  # part of a word: the trigram index
+    assert ([c["conversation_id"] for c in found["conversations"]], [d["path"] for d in found["documents"]]) == (
+        [CID], [f"live/{CID}/doc1/v1"])
     assert CID in {r["id"] for r in db["chatgpt_conversation"].search(TITLE_WORD)}
     links = rows(db_path, "select count(*) from chatgpt_message_asset where conversation_id = ?", CID)[0][0]
     assert links == 9
@@ -141,7 +145,7 @@ def test_forget_removes_a_conversation_and_only_what_nobody_else_uses(tmp_path, 
 
     code, output = run("forget", "--db", db_path, CID)
     assert (code, output) == (0, f"Forgot {CID}: 1 conversation, 40 messages, 1 capture, 1 canvas document,"
-                                 f" 9 file links, 2 files, 1 stored blob ({len(PLOT):,} bytes).\n")
+                                 f" 9 file links, 2 files, 1 stored blob ({len(PLOT):,} bytes), 2 other rows.\n")
     after = {t: rows(db_path, f"select count(*) from {t}")[0][0] for t in before}
     assert after == {"chatgpt_conversation": before["chatgpt_conversation"] - 1,
                      "chatgpt_message": before["chatgpt_message"] - 40,
@@ -149,7 +153,7 @@ def test_forget_removes_a_conversation_and_only_what_nobody_else_uses(tmp_path, 
                      "chatgpt_asset": before["chatgpt_asset"] - 1,
                      "chatgpt_asset_file": before["chatgpt_asset_file"] - 2}
     for table in ("chatgpt_message", "chatgpt_capture", "chatgpt_message_asset", "chatgpt_textdoc",
-                  "chatgpt_public"):
+                  "chatgpt_public", "chatgpt_message_feedback", "chatgpt_shared_conversation"):
         assert rows(db_path, f"select count(*) from {table} where conversation_id = ?", CID) == [(0,)], table
     # The search index follows: no message, title or canvas document of it is found.
     db = open_db(db_path)
@@ -158,6 +162,10 @@ def test_forget_removes_a_conversation_and_only_what_nobody_else_uses(tmp_path, 
     assert CID not in {r["id"] for r in db["chatgpt_conversation"].search(TITLE_WORD)}
     for fts in ("chatgpt_message_fts", "chatgpt_conversation_fts", "chatgpt_textdoc_fts"):
         db.execute(f"insert into {fts}({fts}, rank) values ('integrity-check', 1)")
+    # As the search page finds things (stemmed and trigram indexes, canvas documents).
+    for query in ("zephyrine", "ephyrin"):
+        found = search_archive(db.conn, query)
+        assert (found["total"], found["documents"]) == (0, []), query
     # Files: the plot and the upload only it named are gone; the upload's bytes stay, as another
     # export file (dalle-generations/same-bytes-again.png) holds the same bytes; the generated
     # image stays, as the sharer names it.
@@ -230,3 +238,10 @@ def test_commands_that_only_read_or_remove_never_create_an_archive(tmp_path):
                  ["settings", "archive-temporary-chats"]):
         assert run(*args) == (1, missing), args
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_an_exports_canvas_document_gets_the_columns_a_live_one_has(tmp_path, db_path):
+    run("import", "--db", db_path, write_export(tmp_path / "export"))
+    assert rows(db_path, "select path, conversation_id, textdoc_id, version, textdoc_type, title, content"
+                         " from chatgpt_textdoc") == [
+        ("textdocs/6851c3f0.json", None, "6851c3f0", None, None, "Trail notes", "Pack the quinoa and a headlamp.")]

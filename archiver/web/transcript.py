@@ -4,8 +4,12 @@ from datasette.utils.asgi import Forbidden, NotFound, Response
 
 from ..export import reshape_chatgpt_json as export_json
 from .auth import archive_database
-from .common import can_read_all, is_published, render
-from .render import branch, children_of, markdown, switch_targets, when
+from .common import can_read_all, render
+from .published import public_json, published_view
+from .render import human_time, pygments_dark_css, when
+from .turns import branch_rows, build_turns
+
+PAGE_SIZE = 500  # messages per page: thousands of turns would make one slow, huge page
 
 
 async def transcript_page(datasette, request):
@@ -13,7 +17,8 @@ async def transcript_page(datasette, request):
     cid = request.url_vars["cid"]
     fmt = request.url_vars.get("fmt")
     reader = await can_read_all(datasette, request)
-    if not (reader or await is_published(db, cid)):
+    public = None if reader else await published_view(db, cid)  # what anyone else sees (published.py)
+    if not (reader or public):
         raise Forbidden("This conversation is private")
     conversation = (await db.execute("SELECT * FROM chatgpt_conversation WHERE id = ?", [cid])).dicts()
     if not conversation:
@@ -24,20 +29,20 @@ async def transcript_page(datasette, request):
         " text, model, status, is_hidden, recipient, message_json FROM chatgpt_message WHERE conversation_id = ?",
         [cid],
     )).dicts()
+    if public:
+        conversation, rows = public[0], public[1]
     if fmt == "json":
-        return Response.json(export_json(conversation, rows), headers=_download(cid, "json"))
-    leaf = request.args.get("leaf") or conversation["current_leaf"] or conversation["current_node"]
-    children = children_of(rows)
-    turns = []
-    for row, siblings, position in branch(rows, leaf):
-        if row["author_role"] is None:
-            continue  # the root and other message-less nodes
-        prev_leaf, next_leaf = switch_targets(siblings, position, children)
-        turns.append(dict(row, siblings=len(siblings), position=position + 1,
-                          prev_leaf=prev_leaf, next_leaf=next_leaf, when=when(row["create_time"])))
+        export = public_json(conversation, rows) if public else export_json(conversation, rows)
+        return Response.json(export, headers=_download(cid, "json"))
+    leaf = public[2] if public else request.args.get("leaf") or conversation["current_leaf"] or conversation["current_node"]
+    turns = branch_rows(rows, leaf)
     if fmt == "md":
+        turns = [dict(t, when=when(t["create_time"])) for t in turns if t["author_role"] is not None]
         return Response.text(export_markdown(conversation, turns), headers=_download(cid, "md"))
-    captures = (await db.execute(
+    pages = max(1, -(-len(turns) // PAGE_SIZE))
+    page = _page_number(request.args.get("page"), pages, turns, request.args.get("leaf"))
+    shown = turns[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
+    captures = [] if public else (await db.execute(
         "SELECT id, received_at, token_name, source, size, shape FROM chatgpt_capture"
         " WHERE conversation_id = ? ORDER BY id", [cid])).dicts()
     files = {}
@@ -46,14 +51,25 @@ async def transcript_page(datasette, request):
         " JOIN chatgpt_asset_file f ON f.file_id = l.file_id JOIN chatgpt_asset a ON a.sha256 = f.sha256"
         " WHERE l.conversation_id = ? GROUP BY l.node_id, l.file_id", [cid])).dicts():
         files.setdefault(row["node_id"], []).append(row)
-    for turn in turns:
-        turn["html"] = markdown(turn["text"])
-        turn["files"] = files.get(turn["node_id"], [])
+    views = build_turns(shown, files, asset_url=lambda f: datasette.urls.path(f"-/asset/{f}"),
+                        target=request.args.get("leaf"), page=page if pages > 1 else None)
     return await render(datasette, request, "archiver_transcript.html", {
-        "conversation": conversation, "turns": turns, "captures": captures,
-        "database": db.name, "when": when, "target": request.args.get("leaf"),
-        "can_read_all": reader,
+        "conversation": conversation, "turns": views, "captures": captures,
+        "database": db.name, "when": human_time, "can_read_all": reader,
+        "page": page, "pages": pages, "leaf": request.args.get("leaf"),
+        "hidden_count": sum(1 for v in views if not v["shown"]), "dark_code_css": pygments_dark_css(),
+        "transcript_static": lambda path: datasette.urls.static_plugins("chatgpt-archiver", path),
     })
+
+
+def _page_number(asked, pages, turns, leaf):
+    """The page asked for; else the one holding the linked message; else the first."""
+    if asked and asked.isdigit():
+        return min(max(1, int(asked)), pages)
+    for i, turn in enumerate(turns):
+        if leaf and turn["node_id"] == leaf:
+            return i // PAGE_SIZE + 1
+    return 1
 
 
 def _download(cid, ext):
