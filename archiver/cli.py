@@ -205,7 +205,8 @@ def serve(db, host, port, root, cors_origins, max_body, body_idle, body_deadline
             body_idle=body_idle,
             body_deadline=body_deadline,
             max_asset=max_asset or DEFAULT_MAX_ASSET,
-            base_url=base,
+            # Links in MCP results: an unspecified address (0.0.0.0) is no place to link to.
+            base_url=base if host not in ("0.0.0.0", "::") else f"http://127.0.0.1:{port}",
         )
     except ArchiveError as e:
         sock.close()
