@@ -246,3 +246,16 @@ def test_a_forgotten_conversation_is_gone_from_every_tool(archive):
             assert (await client.call_tool("get_message", {"message_id": CURRENT_LEAF})).is_error
 
     anyio.run(main)
+
+
+def test_search_says_when_nothing_is_embedded_yet(db):
+    from archiver.conversations import search_conversations
+
+    with write_transaction(db) as conn:
+        save_capture(conn, prepare_capture(json.dumps(BRANCHED).encode()), source="test")
+    found = search_conversations(db.conn, "sourdough", mode="hybrid")
+    assert [c["conversation_id"] for c in found["conversations"]] == [CID]  # the words still match
+    assert found["notice"].startswith("No message is embedded yet")
+    assert search_conversations(db.conn, "sourdough", mode="keyword")["notice"] is None
+    embed_pending(db)
+    assert search_conversations(db.conn, "sourdough", mode="hybrid")["notice"] is None
