@@ -706,7 +706,7 @@ def export_markdown_(db, directory, base_url, all_branches, quiet):
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 def export_jsonl_(db, file):
     """Write every conversation, every branch, in ChatGPT's own JSON shape, one per line
-    (- for standard output). The file can be imported again.
+    (- for standard output): for scripts, other tools, or a model to read.
 
     Example:
 
