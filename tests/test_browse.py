@@ -87,7 +87,7 @@ def test_search_finds_code_citations_and_reasoning_with_links(loaded):
     assert re.search(r'href="/-/c/[0-9a-f-]+\?leaf=[0-9a-f-]+#m-[0-9a-f-]+"', page.text)
     for word in ("larkspur", "quixotic"):
         assert f"<mark>{word}</mark>" in loaded.get(f"/-/search?q={word}").text
-    assert "0 results" in loaded.get("/-/search?q=%22%28unbalanced").text
+    assert "0 conversations for" in loaded.get("/-/search?q=%22%28unbalanced").text
 
 
 def test_transcript_shows_the_current_branch_and_switches(loaded):
