@@ -239,3 +239,13 @@ def test_markdown_is_pure_and_fences_code_safely():
     ]
     text = reshape_markdown(conversation, rows, base_url="http://h")
     assert "````\n```\nbreak out\n```\n````" in text
+
+
+def test_a_forgotten_conversation_leaves_the_vault(archive, tmp_path):
+    vault = tmp_path / "vault"
+    assert run("export", "markdown", "--db", archive, vault).exit_code == 0
+    assert run("forget", "--db", archive, CID).exit_code == 0
+    result = run("export", "markdown", "--db", archive, vault)
+    assert result.output == f"Exported to {vault}: 0 notes written, 4 unchanged, 1 removed.\n"
+    assert not (vault / "Synthetic branched chat sourdough proofing.md").exists()
+    assert CID not in (vault / MANIFEST).read_text()
