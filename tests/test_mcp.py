@@ -4,6 +4,7 @@ loopback), where only a read-scope token gets in."""
 
 import json
 import sys
+from pathlib import Path
 
 import anyio
 import httpx2
@@ -126,8 +127,9 @@ def test_stdio(archive):
     db_path, _ = archive
 
     async def main():
-        params = StdioServerParameters(command=sys.executable,
-                                       args=["-m", "archiver", "mcp", "--db", str(db_path), "--base-url", "http://a:1"])
+        # The installed console script, as a desktop client's configuration names it.
+        params = StdioServerParameters(command=str(Path(sys.executable).parent / "chatgpt-archiver"),
+                                       args=["mcp", "--db", str(db_path), "--base-url", "http://a:1"])
         async with Client(params, read_timeout_seconds=60) as client:
             await exercise(client, "http://a:1")
 
