@@ -205,7 +205,8 @@ def serve(db, host, port, root, cors_origins, max_body, body_idle, body_deadline
             body_idle=body_idle,
             body_deadline=body_deadline,
             max_asset=max_asset or DEFAULT_MAX_ASSET,
-            base_url=base,
+            # Links in MCP results: an unspecified address (0.0.0.0) is no place to link to.
+            base_url=base if host not in ("0.0.0.0", "::") else f"http://127.0.0.1:{port}",
         )
     except ArchiveError as e:
         sock.close()
@@ -705,7 +706,7 @@ def export_markdown_(db, directory, base_url, all_branches, quiet):
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 def export_jsonl_(db, file):
     """Write every conversation, every branch, in ChatGPT's own JSON shape, one per line
-    (- for standard output). The file can be imported again.
+    (- for standard output): for scripts, other tools, or a model to read.
 
     Example:
 

@@ -168,10 +168,14 @@ def search_conversations(conn, query, *, mode="hybrid", since=None, until=None, 
 
     found = hybrid_search(conn, query, mode=mode, since=since, until=until, model=model, project=project,
                           limit=max(1, min(int(limit), 50)))
+    notice = found.get("notice")
+    if mode != "keyword" and conn.execute("SELECT 1 FROM chatgpt_embedding LIMIT 1").fetchone() is None:
+        notice = ("No message is embedded yet, so only words were matched: run `chatgpt-archiver embed`"
+                  " (a running `chatgpt-archiver serve` does it by itself).")
     return {
         "query": query,
         "mode": mode,
-        "notice": found.get("notice"),
+        "notice": notice,
         "total": found["total"],
         "conversations": [{
             "conversation_id": c["conversation_id"],

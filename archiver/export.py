@@ -374,6 +374,17 @@ def export_markdown(conn, directory, *, base_url=DEFAULT_BASE_URL, all_branches=
     for cid, old in previous.items():
         if cid not in notes and isinstance(old, dict) and old.get("name"):
             removed += _remove_note(root, old["name"])
+    # Files only a removed (or changed) note linked go too; names come from our manifest.
+    kept = {f for note in notes.values() for f in note.get("files", [])}
+    for old in previous.values():
+        for f in (old.get("files", []) if isinstance(old, dict) else []):
+            if f not in kept and isinstance(f, str) and f.startswith(f"{ASSETS}/"):
+                try:
+                    stale = _inside(root / ASSETS, f[len(ASSETS) + 1:])
+                except ExportError:
+                    continue
+                if stale.is_file() or stale.is_symlink():
+                    stale.unlink()
     _write_atomic(root / MANIFEST, json.dumps({"version": LAYOUT_VERSION, "notes": notes}, indent=1).encode())
     return {"written": written, "unchanged": unchanged, "removed": removed, "assets": assets}
 

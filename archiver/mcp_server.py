@@ -19,6 +19,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import ToolAnnotations
 from pydantic import Field
+from starlette.responses import JSONResponse
 
 from . import __version__
 from .conversations import (
@@ -172,6 +173,12 @@ def http_endpoint(server, authorize):
 
     async def endpoint(scope, receive, send):
         refusal = await authorize(scope)
+        if refusal is None and scope["method"] != "POST":
+            # The server never speaks first, so there is no GET event stream to hold open
+            # (the SDK would keep one idle forever), and no session to DELETE: the
+            # transport's spec lets a server answer 405 to both.
+            refusal = JSONResponse({"ok": False, "error": "MCP here takes POST only", "status": 405},
+                                   status_code=405, headers={"Allow": "POST"})
         if refusal is not None:
             await refusal(scope, receive, send)
             return

@@ -196,8 +196,9 @@ def test_planted_symlinks_and_manifest_entries_cannot_write_or_delete_outside(ar
     victim = tmp_path / "victim.txt"
     victim.write_text("keep me")
     os.symlink(victim, vault / "Untitled.md")
-    (vault / MANIFEST).write_text(json.dumps({"notes": {"gone": {"name": "../victim.txt"},
-                                                        "gone2": {"name": "../../victim.txt"}}}))
+    (vault / MANIFEST).write_text(json.dumps({"notes": {
+        "gone": {"name": "../victim.txt", "files": ["assets/../../victim.txt", "assets/../victim.txt"]},
+        "gone2": {"name": "../../victim.txt", "files": ["../victim.txt", 7]}}}))
     assert run("export", "markdown", "--db", archive, vault).exit_code == 0
     assert victim.read_text() == "keep me"
     assert not (vault / "Untitled.md").is_symlink()
@@ -239,3 +240,20 @@ def test_markdown_is_pure_and_fences_code_safely():
     ]
     text = reshape_markdown(conversation, rows, base_url="http://h")
     assert "````\n```\nbreak out\n```\n````" in text
+
+
+def test_a_forgotten_conversation_leaves_the_vault(archive, tmp_path):
+    vault = tmp_path / "vault"
+    assert run("export", "markdown", "--db", archive, vault).exit_code == 0
+    assert len(list((vault / "assets").iterdir())) == 2
+    every = json.loads((vault / MANIFEST).read_text())["notes"]
+    every_id = next(cid for cid, note in every.items() if note["files"])
+    assert run("forget", "--db", archive, every_id).exit_code == 0
+    assert run("export", "markdown", "--db", archive, vault).output == \
+        f"Exported to {vault}: 0 notes written, 4 unchanged, 1 removed.\n"
+    assert list((vault / "assets").iterdir()) == []  # its files went with it
+    assert run("forget", "--db", archive, CID).exit_code == 0
+    result = run("export", "markdown", "--db", archive, vault)
+    assert result.output == f"Exported to {vault}: 0 notes written, 3 unchanged, 1 removed.\n"
+    assert not (vault / "Synthetic branched chat sourdough proofing.md").exists()
+    assert CID not in (vault / MANIFEST).read_text()

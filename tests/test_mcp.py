@@ -4,6 +4,7 @@ loopback), where only a read-scope token gets in."""
 
 import json
 import sys
+from pathlib import Path
 
 import anyio
 import httpx2
@@ -126,8 +127,9 @@ def test_stdio(archive):
     db_path, _ = archive
 
     async def main():
-        params = StdioServerParameters(command=sys.executable,
-                                       args=["-m", "archiver", "mcp", "--db", str(db_path), "--base-url", "http://a:1"])
+        # The installed console script, as a desktop client's configuration names it.
+        params = StdioServerParameters(command=str(Path(sys.executable).parent / "chatgpt-archiver"),
+                                       args=["mcp", "--db", str(db_path), "--base-url", "http://a:1"])
         async with Client(params, read_timeout_seconds=60) as client:
             await exercise(client, "http://a:1")
 
@@ -197,6 +199,15 @@ def test_http_refuses_write_tokens_and_no_token_and_read_tokens_cannot_write(ser
         "ok": False, "status": 403, "error": "token 'browser' is a write token; this needs a read token"})
     status, answer = post("/mcp", tokens["read"], INITIALIZE)
     assert status == 200 and answer["result"]["serverInfo"]["name"] == "chatgpt-archiver"
+    # No idle event stream is held open for anyone: GET (and DELETE) are 405 at once.
+    for method in ("GET", "DELETE"):
+        request = urllib.request.Request(running.url + "/mcp", method=method,
+                                         headers={"Authorization": f"Bearer {tokens['read']}"})
+        with pytest.raises(urllib.error.HTTPError) as refused_method:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused_method.value.code == 405
+        assert json.loads(refused_method.value.read()) == {"ok": False, "error": "MCP here takes POST only",
+                                                           "status": 405}
 
     # The read token is refused by every write endpoint of the same server.
     capture = fixture_json("dangling.json")
@@ -237,3 +248,16 @@ def test_a_forgotten_conversation_is_gone_from_every_tool(archive):
             assert (await client.call_tool("get_message", {"message_id": CURRENT_LEAF})).is_error
 
     anyio.run(main)
+
+
+def test_search_says_when_nothing_is_embedded_yet(db):
+    from archiver.conversations import search_conversations
+
+    with write_transaction(db) as conn:
+        save_capture(conn, prepare_capture(json.dumps(BRANCHED).encode()), source="test")
+    found = search_conversations(db.conn, "sourdough", mode="hybrid")
+    assert [c["conversation_id"] for c in found["conversations"]] == [CID]  # the words still match
+    assert found["notice"].startswith("No message is embedded yet")
+    assert search_conversations(db.conn, "sourdough", mode="keyword")["notice"] is None
+    embed_pending(db)
+    assert search_conversations(db.conn, "sourdough", mode="hybrid")["notice"] is None

@@ -89,7 +89,7 @@ WRITES = [
 ]
 OTHER_TABLES = ["chatgpt_capture", "archiver_token", "archiver_meta", "chatgpt_public", "chatgpt_asset",
                 "chatgpt_asset_file", "chatgpt_message_asset", "chatgpt_textdoc", "_sqlite_migrations",
-                "chatgpt_message_fts"]
+                "chatgpt_message_fts", "chatgpt_embedding"]
 for _table in OTHER_TABLES:
     WRITES += [(f"/archive/{_table}/-/insert", {"row": {"id": "x"}}),
                (f"/archive/{_table}/-/upsert", {"rows": [{"id": "x"}]}),

@@ -162,3 +162,16 @@ def test_serve_embeds_new_captures_in_the_background(db_path, db):
         server.stop()
     assert hybrid_search(db.conn, "vegetable garden foliage discoloured", mode="semantic")[
         "conversations"][0]["conversation_id"] == "c-garden"
+
+
+def test_the_search_page_searches_by_meaning(client, db):
+    save(db, *(conversation(key, n) for n, key in enumerate(TOPICS)))
+    embed_pending(db)
+    page = lambda **args: client.get("/-/search", params={"q": "insomnia at night", **args})  # noqa: E731
+    assert "c-sleep" not in page().text  # words alone find nothing
+    meaning = page(mode="semantic")
+    assert meaning.status_code == 200 and "/-/c/c-sleep" in meaning.text
+    assert "Keep a regular bedtime" in meaning.text  # the matching message's snippet
+    assert '<option value="semantic" selected>meaning</option>' in meaning.text
+    assert "/-/c/c-sleep" in page(mode="hybrid").text
+    assert '<option value="keyword" selected>words</option>' in page(mode="vibes").text  # unknown: words

@@ -3,7 +3,8 @@ and metadata.yaml would hold), built for the archive's database name."""
 
 from .auth import PLUGIN
 
-HIDDEN = ["chatgpt_message_fts", "chatgpt_conversation_fts", "_sqlite_migrations"]
+HIDDEN = ["chatgpt_message_fts", "chatgpt_conversation_fts", "_sqlite_migrations",
+          "chatgpt_embedding"]  # semantic-search vectors: bytes, of no use to read
 PRIVATE = ["archiver_token", "archiver_meta"]
 
 

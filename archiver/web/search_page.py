@@ -10,6 +10,7 @@ from datasette.utils.asgi import Forbidden
 from markupsafe import Markup, escape
 
 from ..search import MAX_QUERY_CHARS, search_archive
+from ..semantic import hybrid_search
 from . import dates
 from .auth import archive_database
 from .common import can_read_all, render
@@ -18,6 +19,8 @@ from .links import transcript_url
 
 PAGE = 20
 ROLES = ("user", "assistant", "tool", "system")
+SEARCH_MODES = {"keyword": "words", "substring": "parts of words", "semantic": "meaning",
+                "hybrid": "words and meaning"}
 
 
 def marked(text, spans):
@@ -90,16 +93,23 @@ async def search_page(datasette, request):
             since, until = (value, until) if key == "since" else (since, value)
     role = form["role"] if form["role"] in ROLES else None
     sort = "newest" if form["sort"] == "newest" else "relevance"
-    mode = "substring" if form["mode"] == "substring" else "auto"
+    # keyword (the default: words as typed), substring (parts of words), semantic (by meaning,
+    # archiver/semantic.py) or hybrid (both, fused). One parameter, so old links keep working.
+    mode = form["mode"] if form["mode"] in SEARCH_MODES else "keyword"
+    form["mode"] = mode
     try:
         offset = max(0, min(int(args.get("page", "1")) - 1, 500)) * PAGE
     except ValueError:
         offset = 0
 
     def run(conn):
-        result = search_archive(conn, q, since=since, until=until, role=role, model=form["model"] or None,
-                                project=form["project"] or None, current_only=form["current"], sort=sort,
-                                mode=mode, limit=PAGE, offset=offset)
+        filters = dict(since=since, until=until, role=role, model=form["model"] or None,
+                       project=form["project"] or None, current_only=form["current"], sort=sort,
+                       limit=PAGE, offset=offset)
+        if mode in ("semantic", "hybrid"):
+            result = hybrid_search(conn, q, mode=mode, **filters)
+        else:
+            result = search_archive(conn, q, mode="substring" if mode == "substring" else "auto", **filters)
         untitled = [c["conversation_id"] for c in result["conversations"] if not (c["title"] or "").strip()]
         return result, _options(conn, db.path), _first_words(conn, untitled)
 
@@ -124,7 +134,7 @@ async def search_page(datasette, request):
     return await render(datasette, request, "archiver_search.html", {
         "q": q[:MAX_QUERY_CHARS], "searched": bool(q.strip()), "form": form, "notices": notices,
         "result": result, "conversations": conversations, "documents": documents,
-        "roles": ROLES, "models": models, "projects": projects, "page": page,
+        "roles": ROLES, "search_modes": SEARCH_MODES, "models": models, "projects": projects, "page": page,
         "prev_url": _page_url(request, page - 1) if page > 1 else None,
         "next_url": _page_url(request, page + 1) if result["has_more"] else None,
     })
