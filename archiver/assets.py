@@ -111,9 +111,9 @@ class Spooler:
         return Upload(self.file, self.size, self.digest.hexdigest(), self.head)
 
 
-def spool_stream(stream):
-    """A readable binary stream (a file of an export) -> Upload."""
-    spooler = Spooler()
+def spool_stream(stream, limit=None):
+    """A readable binary stream (a file of an export) -> Upload, or TooBig past ``limit``."""
+    spooler = Spooler(limit)
     try:
         while chunk := stream.read(BLOB_CHUNK):
             spooler.feed(chunk)

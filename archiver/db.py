@@ -378,7 +378,8 @@ def _assign_row_ids(conn, cid, messages, mine):
     """Message rows are keyed by node id, as in the 2023 design. Node ids are not always
     unique across conversations (every 2025 root is ``client-created-root``), so a node whose
     id is taken gets ``<conversation id>:<node id>``, and should that be taken too (ids may
-    hold colons, so ``a`` + ``b:c`` and ``a:b`` + ``c`` meet), ``...:2``, ``...:3``.
+    hold colons, so ``a`` + ``b:c`` and ``a:b`` + ``c`` meet), ``...:2``, ``...:3``, then a
+    random suffix.
     A candidate is used only when no row at all has it, so a new node never lands in a row
     another conversation, or another node, owns. Ids, once given, are kept (``mine``: this
     conversation's node id -> row id)."""
@@ -394,14 +395,15 @@ def _assign_row_ids(conn, cid, messages, mine):
     given = dict(mine)
     for node in fresh:
         row_id = next((c for c in (node, f"{cid}:{node}") if c not in used), None)
-        suffix = 2
+        attempt = 2
         while row_id is None:  # rare: only when someone chose ids to collide
-            candidate = f"{cid}:{node}:{suffix}"
+            # After two tries an unguessable suffix: rows made in advance cannot make this long.
+            candidate = f"{cid}:{node}:{attempt if attempt < 4 else secrets.token_hex(8)}"
             if candidate not in used and conn.execute(
                 "SELECT 1 FROM chatgpt_message WHERE id = ?", [candidate]
             ).fetchone() is None:
                 row_id = candidate
-            suffix += 1
+            attempt += 1
         used.add(row_id)
         given[node] = row_id
     return [m if given[m["node_id"]] == m["id"] else dict(m, id=given[m["node_id"]]) for m in messages]

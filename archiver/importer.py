@@ -10,17 +10,35 @@ import hashlib
 import json
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import ijson
 import sqlite_utils
 
-from .assets import export_file_id, save_asset, sniff_mime, spool_stream
+from .assets import TooBig, export_file_id, save_asset, sniff_mime, spool_stream
 from .db import now_iso, prepare_capture, save_capture, search_index_paused, write_transaction
 from .privacy import refusal
 from .reshape import MESSAGE_TABLE, NotAConversation, to_json
 from .textdocs import export_textdoc_columns
+
+# Per-file limits, so one file in an export (a zip's 1 MB can hold 1 GB of zeros) can neither
+# exhaust memory nor stop the rest of the import: it is skipped with a line naming it.
+# Files are streamed through a temporary file into SQLite, never held whole in memory;
+# SQLite's own limit on one value is 1,000,000,000 bytes.
+MAX_FILE_BYTES = 512 * 1024 * 1024
+# Conversations, textdocs and the export's tables are parsed whole: a smaller bound.
+MAX_JSON_BYTES = 100 * 1024 * 1024
+CHUNK = 1024 * 1024
+
+
+def read_bounded(stream, limit):
+    """All of a stream, or ImportProblem if it holds more than ``limit`` bytes."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise ImportProblem(f"too large: over {limit:,} bytes; skipped")
+    return data
 
 BATCH = 200  # conversations per transaction: few commits, bounded memory
 CONVERSATION_FILE = re.compile(r"^conversations(?:-\d+)?\.json$")
@@ -171,7 +189,7 @@ def iter_conversations(stream):
         for index, item in enumerate(ijson.items(rest, "item", use_float=True)):
             yield index, item
     elif first == b"{":
-        yield 0, json.loads(rest.read())
+        yield 0, json.loads(read_bounded(rest, MAX_JSON_BYTES))
     else:
         raise ImportProblem("not JSON: expected a conversation list or object")
 
@@ -227,7 +245,7 @@ def import_paths(db, paths, progress=None, bulk=False):
                     _import_table(db, entry, summary)
                 elif kind == "unknown":
                     summary.unknown.append(where)
-            except (OSError, zipfile.BadZipFile, ImportProblem) as e:
+            except (OSError, zipfile.BadZipFile, zlib.error, ImportProblem) as e:
                 summary.skipped.append(f"{where}: {e}")
             summary.bytes_done += entry.size
             if progress:
@@ -263,7 +281,10 @@ def _save_batch(db, batch, where, summary):
     for index, item in batch:
         label = _label(item, index)
         try:
-            prepared.append(prepare_capture(to_json(item).encode("utf-8"), data=item))
+            raw = to_json(item).encode("utf-8")
+            if len(raw) > MAX_JSON_BYTES:
+                raise NotAConversation(f"conversation too large: {len(raw):,} bytes, over {MAX_JSON_BYTES:,}")
+            prepared.append(prepare_capture(raw, data=item))
         except NotAConversation as e:
             summary.skipped.append(f"{where}: {label}: {e}")
     with write_transaction(db) as conn:
@@ -297,7 +318,10 @@ def _label(item, index):
 
 def _import_asset(db, entry, summary):
     with entry.open() as stream:
-        upload = spool_stream(stream)  # a video in an export is never held in memory whole
+        try:  # a video in an export is never held in memory whole, and has a size limit
+            upload = spool_stream(stream, limit=MAX_FILE_BYTES)
+        except TooBig:
+            raise ImportProblem(f"too large: over {MAX_FILE_BYTES:,} bytes; skipped") from None
     with upload.file, write_transaction(db) as conn:
         stored = save_asset(
             conn, upload, path=entry.path, name=entry.name, file_id=export_file_id(entry.name),
@@ -311,7 +335,7 @@ def _import_asset(db, entry, summary):
 
 def _import_textdoc(db, entry, summary):
     with entry.open() as stream:
-        raw = stream.read()
+        raw = read_bounded(stream, MAX_JSON_BYTES)
     text = raw.decode("utf-8", "replace")
     with write_transaction(db) as conn:
         same = conn.execute("SELECT raw FROM chatgpt_textdoc WHERE path = ?", [entry.path]).fetchone()
@@ -339,7 +363,7 @@ def _import_textdoc(db, entry, summary):
 
 def _import_table(db, entry, summary):
     with entry.open() as stream:
-        raw = stream.read()
+        raw = read_bounded(stream, MAX_JSON_BYTES)
     try:
         data = json.loads(raw)
     except ValueError as e:

@@ -10,11 +10,13 @@ Accepts the three shapes ChatGPT hands out:
 Everything is iterative: a 100,000-node chain must not meet Python's recursion limit.
 """
 
+import io
 import json
 import math
 import re
 from datetime import datetime, timezone
 
+import ijson
 import orjson
 
 from .content import asset_pointers, render_content
@@ -85,6 +87,17 @@ class NotAConversation(ValueError):
     """Valid JSON that is not a conversation; the message says what is wrong."""
 
 
+class ConversationTooLarge(NotAConversation):
+    """More nodes than the archive takes in one conversation (answered 422, like any other
+    conversation it refuses)."""
+
+
+# Real conversations have hundreds of nodes, a few thousand at most. Above this, storing,
+# showing and exporting one conversation would take memory out of proportion to anything real.
+MAX_NODES = 200_000
+TOO_MANY_NODES = f"conversation too large: more than {MAX_NODES:,} nodes, the archive's limit for one conversation"
+
+
 class BadJSON(ValueError):
     """Bytes that do not parse as JSON."""
 
@@ -92,9 +105,31 @@ class BadJSON(ValueError):
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
+def refuse_too_many_nodes(raw):
+    """Raise ConversationTooLarge for bytes holding more than MAX_NODES nodes, before they are
+    parsed: a million tiny nodes fit in a few tens of MB of JSON but take a gigabyte once
+    parsed. Every key takes a colon, so bytes with fewer colons than MAX_NODES are let
+    through at once; others are scanned as a stream (ijson), counting the nodes of the top
+    level ``mapping`` or ``messages`` and stopping at the limit. Malformed JSON is left for
+    the parser to report."""
+    if not isinstance(raw, bytes) or raw.count(b":") <= MAX_NODES:
+        return
+    nodes = 0
+    try:
+        for prefix, event, _ in ijson.parse(io.BytesIO(raw)):
+            if (prefix == "mapping" and event == "map_key") or (prefix == "messages.item" and event == "start_map"):
+                nodes += 1
+                if nodes > MAX_NODES:
+                    raise ConversationTooLarge(TOO_MANY_NODES)
+    except ijson.JSONError:
+        return
+
+
 def parse_json(raw):
     """Parse a capture's bytes. Lone UTF-16 surrogates (legal in JSON, illegal in SQLite's
-    UTF-8) are replaced, so one bad character cannot make a conversation unstorable."""
+    UTF-8) are replaced, so one bad character cannot make a conversation unstorable.
+    Bytes with more nodes than the archive takes are refused before parsing."""
+    refuse_too_many_nodes(raw)
     try:
         # orjson is several times faster on big conversations; what it refuses (lone
         # surrogates, huge integers, deep nesting, bad input) goes to the standard library,
@@ -157,6 +192,9 @@ def reshape_conversation(data):
     """
     if not isinstance(data, dict):
         raise NotAConversation(f"not a conversation: expected a JSON object, got {_kind(data)}")
+    tree = data.get("mapping") if data.get("mapping") is not None else data.get("messages")
+    if isinstance(tree, (dict, list)) and len(tree) > MAX_NODES:
+        raise ConversationTooLarge(TOO_MANY_NODES)
     if "mapping" in data and data["mapping"] is not None:
         if not isinstance(data["mapping"], dict):
             raise NotAConversation(f"'mapping' must be an object, got {_kind(data['mapping'])}")

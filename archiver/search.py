@@ -22,9 +22,9 @@ import sqlite3
 
 MAX_QUERY_CHARS = 1000
 MAX_TERMS = 32
-# How many best message matches are grouped into conversations. Enough for many pages of
-# conversations; bounded so a word in every message costs the same as a rarer one.
-MESSAGE_CAP = 1000
+# How many best message matches are grouped into conversations: ten per conversation shown
+# (more for later pages), bounded so a word in every message costs about what a rarer one does.
+MESSAGE_CAP = 200
 TITLE_CAP = 200
 SNIPPET_CHARS = 220
 SORTS = ("relevance", "newest")
@@ -41,17 +41,18 @@ def search_archive(conn, q, *, since=None, until=None, role=None, model=None, pr
     conversation's model. project: a project or custom GPT id (g-…). current_only: only
     messages on the branch ChatGPT shows.
 
-    Returns {"query", "mode", "notice", "total", "has_more", "conversations": [{
+    Returns {"query", "mode", "notice", "total", "more_matches", "has_more", "conversations": [{
     "conversation_id", "title", "title_highlights", "create_time", "update_time", "model",
     "project_id", "gizmo_id", "is_archived", "message_count", "title_match", "match_count",
-    "messages": [{"node_id", "role", "create_time", "is_current", "snippet", "highlights"}]}],
+    "messages": [{"node_id", "role", "content_type", "create_time", "is_current", "snippet",
+    "highlights"}]}],
     "documents": [{"path", "title", "snippet", "highlights"}]}.
     """
     if sort not in SORTS:
         raise ValueError(f"sort must be one of {SORTS}")
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
-    result = {"query": q or "", "mode": None, "notice": None, "total": 0, "has_more": False,
+    result = {"query": q or "", "mode": None, "notice": None, "total": 0, "more_matches": False, "has_more": False,
               "conversations": [], "documents": []}
     terms, notice = parse_query(q)
     if notice or not terms:
@@ -60,7 +61,7 @@ def search_archive(conn, q, *, since=None, until=None, role=None, model=None, pr
     filters = Filters(since, until, role, model, project, current_only)
     try:
         if mode in ("auto", "words"):
-            found = _search(conn, terms, filters, sort, "words")
+            found = _search(conn, terms, filters, sort, "words", offset, limit)
             if any(found) or mode == "words":
                 return _finish(conn, result, terms, found, "words", sort, limit, offset, per_conversation)
             result["notice"] = "No whole words matched; showing text that contains what you typed."
@@ -70,7 +71,7 @@ def search_archive(conn, q, *, since=None, until=None, role=None, model=None, pr
                                 f" “{short[0]}” is too short.")
             result["mode"] = "substring"
             return result
-        found = _search(conn, terms, filters, sort, "substring")
+        found = _search(conn, terms, filters, sort, "substring", offset, limit)
         if not any(found):
             result["notice"] = None
         return _finish(conn, result, terms, found, "substring", sort, limit, offset, per_conversation)
@@ -119,6 +120,7 @@ class Filters:
         if role:
             self.message.append("m.author_role = :role")
             self.params["role"] = role
+        self.joins_conversation = bool(model or project)
         if model:
             self.message.append("(m.model = :model OR c.default_model_slug = :model)")
             self.conversation.append("c.default_model_slug = :model")
@@ -140,23 +142,37 @@ def _tables(how):
     return f"chatgpt_message_{suffix}", f"chatgpt_conversation_{suffix}"
 
 
-def _search(conn, terms, filters, sort, how):
+def _search(conn, terms, filters, sort, how, offset, limit):
     """-> (message hits, title hits, document hits), each a list of dicts in order."""
     message_fts, title_fts = _tables(how)
     match = fts_match(terms)
-    params = {"q": match, "cap": MESSAGE_CAP, **filters.params}
-    order = "f.rank" if sort == "relevance" else "m.create_time DESC"
+    params = {"q": match, "cap": max(MESSAGE_CAP, 10 * (offset + limit)), **filters.params}
+    # Parts of words match far more rows than words do (four letters occur everywhere), and
+    # ranking them all costs more than it tells: the newest stored matches are taken instead.
+    rank = "f.rank" if how == "words" else "f.rowid DESC"
+    order = rank if sort == "relevance" else "m.create_time DESC"
     columns = "m.rowid AS rowid, m.conversation_id, m.create_time"
     if not filters.any and sort == "relevance":
         # The index ranks on its own first; only the best rows are then looked up.
-        sql = (f"WITH f AS MATERIALIZED (SELECT rowid, rank FROM {message_fts} WHERE {message_fts} MATCH :q"
-               f" ORDER BY rank LIMIT :cap) SELECT {columns} FROM f JOIN chatgpt_message m ON m.rowid = f.rowid"
-               " ORDER BY f.rank")
+        # (Asking for rank at all makes FTS5 count every match for bm25: not for parts of words.)
+        inner = "rank" if how == "words" else "rowid DESC"
+        picked = "rowid, rank" if how == "words" else "rowid"
+        sql = (f"WITH f AS MATERIALIZED (SELECT {picked} FROM {message_fts} WHERE {message_fts} MATCH :q"
+               f" ORDER BY {inner} LIMIT :cap) SELECT {columns} FROM f JOIN chatgpt_message m ON m.rowid = f.rowid"
+               f" ORDER BY {rank}")
     else:
-        where = " AND ".join([f"{message_fts} MATCH :q", *filters.message])
-        sql = (f"SELECT {columns} FROM {message_fts} f JOIN chatgpt_message m ON m.rowid = f.rowid"
-               f" JOIN chatgpt_conversation c ON c.id = m.conversation_id WHERE {where}"
-               f" ORDER BY {order} LIMIT :cap")
+        # The conversation is joined only when a filter needs it: on a million messages the
+        # join costs more than the search.
+        join = " JOIN chatgpt_conversation c ON c.id = m.conversation_id" if filters.joins_conversation else ""
+        if sort == "newest":
+            # Every match is looked up for its date; the index's rowids first, no ranking.
+            where = " AND ".join([f"m.rowid IN (SELECT rowid FROM {message_fts} WHERE {message_fts} MATCH :q)",
+                                  *filters.message])
+            sql = f"SELECT {columns} FROM chatgpt_message m{join} WHERE {where} ORDER BY {order} LIMIT :cap"
+        else:
+            where = " AND ".join([f"{message_fts} MATCH :q", *filters.message])
+            sql = (f"SELECT {columns} FROM {message_fts} f JOIN chatgpt_message m ON m.rowid = f.rowid{join}"
+                   f" WHERE {where} ORDER BY {order} LIMIT :cap")
     messages = [dict(zip(("rowid", "conversation_id", "create_time"), row)) for row in conn.execute(sql, params)]
     titles = []
     if filters.titles:
@@ -202,23 +218,29 @@ def _finish(conn, result, terms, found, how, sort, limit, offset, per_conversati
             group["newest"] = hit["create_time"]
     for position, cid in enumerate(titles):
         group = groups.setdefault(cid, {"score": 0.0, "hits": [], "newest": None, "title": False})
-        # A title match outweighs any number of message matches: it is what a person remembers.
-        group["score"] += 1 + 1 / (1 + position)
+        # A title match puts a conversation above those matched in messages only (a title is
+        # what a person remembers); among title matches, more matching messages come first.
+        group["score"] += 1 + 0.1 / (1 + position)
         group["title"] = True
     ids = list(groups)
-    details = _conversations(conn, ids)
     if sort == "newest":
+        # A title match counts as new as its conversation's last change.
+        changed = {cid: c["update_time"] for cid, c in _conversations(conn, titles).items()}
+
         def key(cid):
-            group, conversation = groups[cid], details[cid]
-            times = [group["newest"]] + ([conversation["update_time"]] if group["title"] else [])
+            group = groups[cid]
+            times = [group["newest"]] + ([changed.get(cid)] if group["title"] else [])
             return -max((t for t in times if t is not None), default=0)
     else:
         def key(cid):
             return -groups[cid]["score"]
     ordered = sorted(ids, key=key)
     result["total"] = len(ordered)
+    # Only the best messages were grouped: more conversations may match than were counted.
+    result["more_matches"] = len(messages) >= max(MESSAGE_CAP, 10 * (offset + limit))
     page = ordered[offset:offset + limit]
     result["has_more"] = len(ordered) > offset + limit
+    details = _conversations(conn, page)
     shown = {cid: groups[cid]["hits"][:per_conversation] for cid in page}
     snippets = _message_snippets(conn, [h["rowid"] for hits in shown.values() for h in hits], terms, how)
     title_marks = _title_highlights(conn, [details[cid]["rowid"] for cid in page if groups[cid]["title"]], terms, how)
@@ -258,7 +280,7 @@ def _message_snippets(conn, rowids, terms, how):
     marks = _Markers()
     placeholders = ",".join("?" * len(rowids))
     meta = {row[0]: row[1:] for row in conn.execute(
-        f"SELECT rowid, node_id, author_role, create_time, is_current FROM chatgpt_message"
+        f"SELECT rowid, node_id, author_role, content_type, create_time, is_current FROM chatgpt_message"
         f" WHERE rowid IN ({placeholders})", rowids)}
     if how == "words":
         texts = dict(conn.execute(
@@ -272,9 +294,9 @@ def _message_snippets(conn, rowids, terms, how):
         snippets = {rowid: substring_snippet(text or "", terms) for rowid, text in texts.items()}
     out = {}
     for rowid, (snippet, highlights) in snippets.items():
-        node_id, role, create_time, is_current = meta[rowid]
+        node_id, role, content_type, create_time, is_current = meta[rowid]
         snippet, highlights = _clip(snippet, highlights)
-        out[rowid] = {"node_id": node_id, "role": role, "create_time": create_time,
+        out[rowid] = {"node_id": node_id, "role": role, "content_type": content_type, "create_time": create_time,
                       "is_current": bool(is_current), "snippet": snippet, "highlights": highlights}
     return out
 
@@ -304,19 +326,13 @@ class _Markers:
         self.open, self.close = f"\ue000{token}\ue001", f"\ue002{token}\ue003"
 
     def parse(self, marked):
-        pieces = re.split("({}|{})".format(re.escape(self.open), re.escape(self.close)), marked)
-        text, highlights, start = [], [], None
-        length = 0
-        for piece in pieces:
-            if piece == self.open:
-                start = length
-            elif piece == self.close:
-                if start is not None and length > start:
-                    highlights.append([start, length])
-                start = None
-            else:
-                text.append(piece)
-                length += len(piece)
+        text, highlights, length = [], [], 0
+        for i, chunk in enumerate(marked.split(self.open)):
+            inside, _, after = chunk.partition(self.close) if i else ("", "", chunk)
+            if inside:
+                highlights.append([length, length + len(inside)])
+            text += [inside, after]
+            length += len(inside) + len(after)
         return "".join(text), _merge(highlights)
 
 

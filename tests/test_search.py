@@ -104,9 +104,10 @@ def test_part_of_a_word_and_text_without_spaces(conn):
         "substring", "No whole words matched; showing text that contains what you typed.")
     assert view(search_archive(conn, "数据库")) == [
         ("c-zh", [[0, 3]], [("z1", "user", True, "我们使用数据库存储日志", [[4, 7]])])]
-    # On request, parts of words even where whole words would match.
+    # On request, parts of words even where whole words would match: title matches first,
+    # then the newest stored matches (parts of words are not ranked).
     assert [c["conversation_id"] for c in search_archive(conn, "ipelin", mode="substring")["conversations"]] == [
-        "c-pipe", "c-branch", "c-ctl", "c-auth"]
+        "c-pipe", "c-ctl", "c-branch", "c-auth"]
     assert search_archive(conn, "ipelin", mode="words")["conversations"] == []
 
 

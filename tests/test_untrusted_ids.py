@@ -114,3 +114,18 @@ def test_any_ids_keep_every_conversation_to_itself(tmp_path_factory, sequence):
         rebuild(conn)
     assert contents(db) == expected(latest)
     db.close()
+
+
+def test_ids_made_in_advance_cannot_make_the_search_for_a_free_one_long(db):
+    save(db, capture_of("x", ["c"], 1))
+    with write_transaction(db) as conn:  # what a token's insert API could create beforehand
+        conn.executemany("insert into chatgpt_message (id, conversation_id, node_id) values (?, 'y', ?)",
+                         [[f"a:c:{i}" if i else "a:c", f"squat{i}"] for i in range(5000)])
+    queries = []
+    db.conn.set_trace_callback(queries.append)
+    save(db, capture_of("a", ["c"], 1))
+    db.conn.set_trace_callback(None)
+    assert contents(db)["a"] == {"c": "a|c|1"}
+    (row_id,) = db.execute("select id from chatgpt_message where conversation_id = 'a' and node_id = 'c'").fetchone()
+    assert row_id.startswith("a:c:") and len(row_id) == len("a:c:") + 16
+    assert len([q for q in queries if "SELECT 1 FROM chatgpt_message WHERE id" in q]) <= 4

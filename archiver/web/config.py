@@ -43,8 +43,8 @@ def browse_metadata(database):
     return {
         "title": "ChatGPT archive",
         "description": "Every conversation captured from ChatGPT or imported from an export:"
-        " every branch, every message, full-text searchable. Start with the search box,"
-        " the dashboard, or a conversation's transcript.",
+        " every branch, every message, full-text searchable. These are its tables; the"
+        " conversations themselves are listed on the home page, newest first.",
         "databases": {database: {"tables": {
             "chatgpt_conversation": {
                 "description": "One row per conversation; the newest capture decides its fields.",

@@ -126,6 +126,19 @@ for _name, _display, _inline in (
     _MD.add_render_rule(_name, _math_rule(_display, _inline))
 
 
+_VALIDATE_LINK = _MD.validateLink
+
+
+def _safe_link(url):
+    """markdown-it's own check, which lets data:image/... links through, minus every data: URL
+    (control characters and spaces ignored, as a browser ignores them in a scheme)."""
+    scheme = re.sub(r"[\x00-\x20]", "", url).lower()
+    return _VALIDATE_LINK(url) and not scheme.startswith("data:")
+
+
+_MD.validateLink = _safe_link
+
+
 def markdown(text):
     return Markup(_MD.render(text or ""))
 

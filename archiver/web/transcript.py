@@ -2,9 +2,10 @@
 
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
-from ..export import reshape_chatgpt_json as export_json
 from .auth import archive_database
 from .common import can_read_all, render
+from .errors import export_refusal
+from .export import export_response
 from .published import public_json, published_view
 from .render import human_time, pygments_dark_css, when
 from .turns import branch_rows, build_turns
@@ -20,10 +21,14 @@ async def transcript_page(datasette, request):
     public = None if reader else await published_view(db, cid)  # what anyone else sees (published.py)
     if not (reader or public):
         raise Forbidden("This conversation is private")
+    if fmt == "json" and (refusal := await export_refusal(db, cid)):
+        return refusal  # above the node limit (errors.py)
     conversation = (await db.execute("SELECT * FROM chatgpt_conversation WHERE id = ?", [cid])).dicts()
     if not conversation:
         raise NotFound("No such conversation")
     conversation = conversation[0]
+    if fmt == "json" and not public:
+        return await export_response(db, conversation, _download(cid, "json"))  # streamed (export.py)
     rows = (await db.execute(
         "SELECT id, node_id, parent_id, child_index, create_time, author_role, author_name, content_type,"
         " text, model, status, is_hidden, recipient, message_json FROM chatgpt_message WHERE conversation_id = ?",
@@ -32,8 +37,7 @@ async def transcript_page(datasette, request):
     if public:
         conversation, rows = public[0], public[1]
     if fmt == "json":
-        export = public_json(conversation, rows) if public else export_json(conversation, rows)
-        return Response.json(export, headers=_download(cid, "json"))
+        return Response.json(public_json(conversation, rows), headers=_download(cid, "json"))
     leaf = public[2] if public else request.args.get("leaf") or conversation["current_leaf"] or conversation["current_node"]
     turns = branch_rows(rows, leaf)
     if fmt == "md":
