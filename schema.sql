@@ -29,7 +29,7 @@ CREATE TABLE "chatgpt_conversation" (
    "message_count" INTEGER,
    "last_captured_at" TEXT,
    "conversation_json" TEXT
-);
+, "account_id" TEXT, "missing_since" TEXT);
 CREATE TABLE "chatgpt_message" (
    "id" TEXT PRIMARY KEY,
    "conversation_id" TEXT REFERENCES "chatgpt_conversation"("id"),
@@ -75,7 +75,7 @@ CREATE TABLE "chatgpt_capture" (
    "update_time" REAL,
    "shape" TEXT,
    "body" BLOB
-);
+, "account_id" TEXT);
 CREATE UNIQUE INDEX "idx_chatgpt_capture_conversation_id_sha256"
     ON "chatgpt_capture" ("conversation_id", "sha256");
 CREATE TABLE "archiver_token" (
@@ -84,7 +84,7 @@ CREATE TABLE "archiver_token" (
    "created_at" TEXT,
    "last_used_at" TEXT,
    "revoked_at" TEXT
-);
+, "scope" TEXT NOT NULL DEFAULT 'write');
 CREATE TABLE "archiver_meta" (
    "key" TEXT PRIMARY KEY,
    "value" TEXT
@@ -188,7 +188,7 @@ CREATE TABLE "chatgpt_textdoc" (
    "content" TEXT,
    "raw" TEXT,
    "imported_at" TEXT
-);
+, "conversation_id" TEXT, "textdoc_id" TEXT, "version" INTEGER, "textdoc_type" TEXT);
 CREATE VIRTUAL TABLE "chatgpt_textdoc_fts" USING FTS5 (
     "title", "content",
     tokenize='porter',
@@ -208,6 +208,40 @@ CREATE TRIGGER "chatgpt_textdoc_au" AFTER UPDATE ON "chatgpt_textdoc" BEGIN
   INSERT INTO "chatgpt_textdoc_fts" ("chatgpt_textdoc_fts", rowid, "title", "content") VALUES('delete', old.rowid, old."title", old."content");
   INSERT INTO "chatgpt_textdoc_fts" (rowid, "title", "content") VALUES (new.rowid, new."title", new."content");
 END;
+CREATE VIRTUAL TABLE [chatgpt_message_trigram] USING fts5([text], tokenize='trigram', content='chatgpt_message');
+CREATE TABLE 'chatgpt_message_trigram_data'(id INTEGER PRIMARY KEY, block BLOB);
+CREATE TABLE 'chatgpt_message_trigram_idx'(segid, term, pgno, PRIMARY KEY(segid, term)) WITHOUT ROWID;
+CREATE TABLE 'chatgpt_message_trigram_docsize'(id INTEGER PRIMARY KEY, sz BLOB);
+CREATE TABLE 'chatgpt_message_trigram_config'(k PRIMARY KEY, v) WITHOUT ROWID;
+CREATE TRIGGER [chatgpt_message_trigram_ai] AFTER INSERT ON [chatgpt_message] BEGIN
+              INSERT INTO [chatgpt_message_trigram] (rowid, [text]) VALUES (new.rowid, new.[text]);
+            END;
+CREATE TRIGGER [chatgpt_message_trigram_ad] AFTER DELETE ON [chatgpt_message] BEGIN
+              INSERT INTO [chatgpt_message_trigram] ([chatgpt_message_trigram], rowid, [text]) VALUES ('delete', old.rowid, old.[text]);
+            END;
+CREATE TRIGGER [chatgpt_message_trigram_au] AFTER UPDATE OF [text] ON [chatgpt_message]
+            WHEN old.[text] IS NOT new.[text]
+            BEGIN
+              INSERT INTO [chatgpt_message_trigram] ([chatgpt_message_trigram], rowid, [text]) VALUES ('delete', old.rowid, old.[text]);
+              INSERT INTO [chatgpt_message_trigram] (rowid, [text]) VALUES (new.rowid, new.[text]);
+            END;
+CREATE VIRTUAL TABLE [chatgpt_conversation_trigram] USING fts5([title], tokenize='trigram', content='chatgpt_conversation');
+CREATE TABLE 'chatgpt_conversation_trigram_data'(id INTEGER PRIMARY KEY, block BLOB);
+CREATE TABLE 'chatgpt_conversation_trigram_idx'(segid, term, pgno, PRIMARY KEY(segid, term)) WITHOUT ROWID;
+CREATE TABLE 'chatgpt_conversation_trigram_docsize'(id INTEGER PRIMARY KEY, sz BLOB);
+CREATE TABLE 'chatgpt_conversation_trigram_config'(k PRIMARY KEY, v) WITHOUT ROWID;
+CREATE TRIGGER [chatgpt_conversation_trigram_ai] AFTER INSERT ON [chatgpt_conversation] BEGIN
+              INSERT INTO [chatgpt_conversation_trigram] (rowid, [title]) VALUES (new.rowid, new.[title]);
+            END;
+CREATE TRIGGER [chatgpt_conversation_trigram_ad] AFTER DELETE ON [chatgpt_conversation] BEGIN
+              INSERT INTO [chatgpt_conversation_trigram] ([chatgpt_conversation_trigram], rowid, [title]) VALUES ('delete', old.rowid, old.[title]);
+            END;
+CREATE TRIGGER [chatgpt_conversation_trigram_au] AFTER UPDATE OF [title] ON [chatgpt_conversation]
+            WHEN old.[title] IS NOT new.[title]
+            BEGIN
+              INSERT INTO [chatgpt_conversation_trigram] ([chatgpt_conversation_trigram], rowid, [title]) VALUES ('delete', old.rowid, old.[title]);
+              INSERT INTO [chatgpt_conversation_trigram] (rowid, [title]) VALUES (new.rowid, new.[title]);
+            END;
 CREATE TRIGGER chatgpt_conversation_times_insert BEFORE INSERT ON chatgpt_conversation
                 WHEN new.create_time IS NOT NULL AND (typeof(new.create_time) NOT IN ('integer', 'real') OR new.create_time < 0 OR new.create_time > (julianday('now') - 2440587.5) * 86400.0 + 660) OR new.update_time IS NOT NULL AND (typeof(new.update_time) NOT IN ('integer', 'real') OR new.update_time < 0 OR new.update_time > (julianday('now') - 2440587.5) * 86400.0 + 660)
                 BEGIN
@@ -252,4 +286,60 @@ CREATE TRIGGER chatgpt_conversation_insert_keeps_rows BEFORE INSERT ON chatgpt_c
         WHEN NOT EXISTS (SELECT 1 FROM archiver_meta WHERE key = 'capture_writing') AND (EXISTS (SELECT 1 FROM chatgpt_conversation c WHERE c.id = new.id AND EXISTS (SELECT 1 FROM chatgpt_capture WHERE conversation_id = c.id)))
         BEGIN
           SELECT RAISE(ABORT, 'this conversation came from a capture: it cannot be replaced or upserted through the insert API');
+        END;
+CREATE INDEX "idx_chatgpt_conversation_account_id"
+    ON "chatgpt_conversation" ("account_id");
+CREATE INDEX "idx_chatgpt_textdoc_conversation_id"
+    ON "chatgpt_textdoc" ("conversation_id");
+CREATE TABLE "archiver_setting" (
+   "key" TEXT PRIMARY KEY,
+   "value" TEXT
+);
+CREATE TABLE "archiver_exclusion" (
+   "kind" TEXT,
+   "value" TEXT,
+   "added_at" TEXT,
+   PRIMARY KEY ("kind", "value")
+);
+CREATE TRIGGER archiver_refuse_excluded_conversation BEFORE INSERT ON chatgpt_conversation
+        WHEN NOT EXISTS (SELECT 1 FROM chatgpt_conversation WHERE id = new.id) AND (
+          EXISTS (SELECT 1 FROM archiver_exclusion WHERE
+            (kind = 'conversation' AND value = new.id)
+            OR (kind = 'project' AND value IN (new.project_id, new.gizmo_id, new.conversation_template_id))
+            OR (kind = 'gpt' AND value = new.gizmo_id))
+          OR (new.is_temporary_chat = 1 AND coalesce(
+            (SELECT value FROM archiver_setting WHERE key = 'archive-temporary-chats'), 'off') = 'off')
+          OR (json_valid(new.conversation_json)
+            AND json_extract(new.conversation_json, '$.is_do_not_remember') = 1
+            AND coalesce((SELECT value FROM archiver_setting WHERE key = 'archive-do-not-remember-chats'),
+                         'on') = 'off'))
+        BEGIN
+          SELECT RAISE(ABORT, 'refused by the archive''s privacy settings');
+        END;
+CREATE TRIGGER archiver_refuse_excluded_message BEFORE INSERT ON chatgpt_message
+        WHEN EXISTS (SELECT 1 FROM archiver_exclusion WHERE kind = 'conversation' AND value = new.conversation_id)
+          AND NOT EXISTS (SELECT 1 FROM chatgpt_conversation WHERE id = new.conversation_id)
+        BEGIN
+          SELECT RAISE(ABORT, 'refused by the archive''s privacy settings');
+        END;
+CREATE TABLE chatgpt_embedding (
+          id INTEGER PRIMARY KEY,
+          message_id TEXT NOT NULL UNIQUE REFERENCES chatgpt_message(id),
+          bits BLOB NOT NULL,
+          vector BLOB NOT NULL,
+          scale REAL NOT NULL
+        );
+CREATE TRIGGER chatgpt_message_embedding_stale AFTER UPDATE OF text, is_hidden ON chatgpt_message
+        WHEN old.text IS NOT new.text OR old.is_hidden IS NOT new.is_hidden
+        BEGIN
+          DELETE FROM chatgpt_embedding WHERE message_id = old.id;
+        END;
+CREATE TRIGGER chatgpt_message_embedding_gone AFTER DELETE ON chatgpt_message
+        BEGIN
+          DELETE FROM chatgpt_embedding WHERE message_id = old.id;
+        END;
+CREATE TRIGGER chatgpt_embedding_deleted AFTER DELETE ON chatgpt_embedding
+        BEGIN
+          INSERT INTO archiver_meta (key, value) VALUES ('embedding_deletions', '1')
+            ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1;
         END;

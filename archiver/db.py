@@ -73,7 +73,7 @@ def pause_search_index(conn):
     with conn:
         triggers = conn.execute(
             "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'chatgpt_message'"
-            " AND name LIKE 'chatgpt_message_a_'"
+            " AND (name LIKE 'chatgpt_message_a_' OR name LIKE 'chatgpt_message_trigram_a_')"
         ).fetchall()
         conn.execute(
             "INSERT OR REPLACE INTO archiver_meta (key, value) VALUES (?, ?)", [_PAUSED, json.dumps(triggers)]
@@ -91,7 +91,8 @@ def ensure_search_index(conn):
         for name, sql in json.loads(row[0]):
             conn.execute(f"DROP TRIGGER IF EXISTS [{name}]")
             conn.execute(sql)
-        conn.execute("INSERT INTO chatgpt_message_fts (chatgpt_message_fts) VALUES ('rebuild')")
+        for index in ("chatgpt_message_fts", "chatgpt_message_trigram"):
+            conn.execute(f"INSERT INTO {index} ({index}) VALUES ('rebuild')")
         conn.execute("DELETE FROM archiver_meta WHERE key = ?", [_PAUSED])
 
 
@@ -447,7 +448,8 @@ def rebuild(conn, *, progress=None):
             progress(replayed + skipped, len(ids))
     _drop_strays(conn, nodes)
     for table in ("chatgpt_message", "chatgpt_conversation"):
-        conn.execute(f"INSERT INTO {table}_fts ({table}_fts) VALUES ('rebuild')")
+        for index in (f"{table}_fts", f"{table}_trigram"):
+            conn.execute(f"INSERT INTO {index} ({index}) VALUES ('rebuild')")
     return replayed, skipped
 
 

@@ -8,9 +8,7 @@ content hash; other export files land in tables; nothing unknown is fatal.
 
 import hashlib
 import json
-import mimetypes
 import re
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -19,17 +17,19 @@ from pathlib import Path, PurePosixPath
 import ijson
 import sqlite_utils
 
+from .assets import TooBig, export_file_id, save_asset, sniff_mime, spool_stream
 from .db import now_iso, prepare_capture, save_capture, search_index_paused, write_transaction
+from .privacy import refusal
 from .reshape import MESSAGE_TABLE, NotAConversation, to_json
+from .textdocs import export_textdoc_columns
 
 # Per-file limits, so one file in an export (a zip's 1 MB can hold 1 GB of zeros) can neither
 # exhaust memory nor stop the rest of the import: it is skipped with a line naming it.
-# Files are streamed through a temporary file into SQLite, never held whole in memory;
+# Files are spooled into SQLite a chunk at a time (assets.py), never held whole in memory;
 # SQLite's own limit on one value is 1,000,000,000 bytes.
 MAX_FILE_BYTES = 512 * 1024 * 1024
 # Conversations, textdocs and the export's tables are parsed whole: a smaller bound.
 MAX_JSON_BYTES = 100 * 1024 * 1024
-CHUNK = 1024 * 1024
 
 
 def read_bounded(stream, limit):
@@ -53,7 +53,6 @@ ASSET_SUFFIXES = {
     ".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".svg", ".heic", ".dat", ".wav", ".mp3",
     ".m4a", ".webm", ".ogg", ".mp4", ".pdf", ".txt", ".csv", ".docx", ".xlsx", ".pptx", ".zip",
 }
-FILE_ID = re.compile(r"^(file-[A-Za-z0-9]+|file_[0-9a-f]+)")
 
 
 class ImportProblem(Exception):
@@ -70,6 +69,7 @@ class Summary:
     assets: int = 0
     assets_known: int = 0
     textdocs: int = 0
+    excluded: int = 0  # left out by the archive's privacy settings
     tables: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
     unknown: list = field(default_factory=list)
@@ -137,7 +137,7 @@ def kind_of(entry):
         return "ignored"
     if (
         PurePosixPath(name).suffix.lower() in ASSET_SUFFIXES
-        or FILE_ID.match(name)
+        or export_file_id(name)
         or any(part == "dalle-generations" or part.startswith("user-") for part in parts[:-1])
     ):
         return "asset"
@@ -289,6 +289,9 @@ def _save_batch(db, batch, where, summary):
     with write_transaction(db) as conn:
         for capture in prepared:
             cid = capture.conversation["id"]
+            if refusal(conn, capture.conversation):
+                summary.excluded += 1
+                continue
             existed = conn.execute("SELECT 1 FROM chatgpt_conversation WHERE id = ?", [cid]).fetchone()
             result = save_capture(conn, capture, source=f"import:{PurePosixPath(where).name}")
             if result.duplicate:
@@ -313,39 +316,20 @@ def _label(item, index):
 
 
 def _import_asset(db, entry, summary):
-    with entry.open() as stream, tempfile.TemporaryFile() as spool:
-        hasher, size = hashlib.sha256(), 0
-        while chunk := stream.read(CHUNK):
-            size += len(chunk)
-            if size > MAX_FILE_BYTES:
-                raise ImportProblem(f"too large: over {MAX_FILE_BYTES:,} bytes; skipped")
-            hasher.update(chunk)
-            spool.write(chunk)
-        digest = hasher.hexdigest()
-        match = FILE_ID.match(entry.name)
-        with write_transaction(db) as conn:
-            stored = conn.execute(
-                "INSERT OR IGNORE INTO chatgpt_asset (sha256, size, mime_type, data) VALUES (?, ?, ?, zeroblob(?))",
-                [digest, size, mimetypes.guess_type(entry.name)[0], size],
-            ).rowcount
-            if stored and size:
-                (rowid,) = conn.execute("SELECT rowid FROM chatgpt_asset WHERE sha256 = ?", [digest]).fetchone()
-                spool.seek(0)
-                with conn.blobopen("chatgpt_asset", "data", rowid) as blob:
-                    while chunk := spool.read(CHUNK):
-                        blob.write(chunk)
-            _link_asset_file(conn, entry, match, digest)
+    with entry.open() as stream:
+        try:  # a video in an export is never held in memory whole, and has a limit
+            upload = spool_stream(stream, limit=MAX_FILE_BYTES)
+        except TooBig:
+            raise ImportProblem(f"too large: over {MAX_FILE_BYTES:,} bytes; skipped") from None
+    with upload.file, write_transaction(db) as conn:
+        stored = save_asset(
+            conn, upload, path=entry.path, name=entry.name, file_id=export_file_id(entry.name),
+            mime=sniff_mime(upload.head, entry.name),
+        )
     if stored:
         summary.assets += 1
     else:
         summary.assets_known += 1
-
-
-def _link_asset_file(conn, entry, match, digest):
-    conn.execute(
-        "INSERT OR REPLACE INTO chatgpt_asset_file (path, file_id, name, sha256) VALUES (?, ?, ?, ?)",
-        [entry.path, match.group(1) if match else None, entry.name, digest],
-    )
 
 
 def _import_textdoc(db, entry, summary):
@@ -366,10 +350,12 @@ def _import_textdoc(db, entry, summary):
         body = doc.get("content") or doc.get("text")
         text = body if isinstance(body, str) else text
     with write_transaction(db) as conn:
+        row = {"path": entry.path, "title": title if isinstance(title, str) else None, "content": text,
+               "raw": raw.decode("utf-8", "replace"), "imported_at": now_iso(), **export_textdoc_columns(doc)}
         conn.execute(
-            "INSERT OR REPLACE INTO chatgpt_textdoc (path, title, content, raw, imported_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            [entry.path, title if isinstance(title, str) else None, text, raw.decode("utf-8", "replace"), now_iso()],
+            "INSERT OR REPLACE INTO chatgpt_textdoc ({}) VALUES ({})".format(
+                ", ".join(row), ", ".join(f":{c}" for c in row)),
+            row,
         )
     summary.textdocs += 1
 

@@ -224,6 +224,44 @@ def m004_secret_out_of_the_archive(db):
         db.execute("DELETE FROM archiver_meta WHERE key = 'datasette_secret'")
 
 
+@migrations()
+def m010_trigram_search(db):
+    """Trigram indexes beside the stemmed ones, so search finds part of a word
+    ("AuthorizationCode" in "GoogleAuthorizationCodeFlow") and text written without spaces
+    (Chinese, Japanese), which the stemmed index only knows as whole runs."""
+    for table, column in (("chatgpt_message", "text"), ("chatgpt_conversation", "title")):
+        index = f"{table}_trigram"
+        db.execute(
+            f"CREATE VIRTUAL TABLE [{index}] USING fts5([{column}], tokenize='trigram', content='{table}')"
+        )
+        db.execute(f"INSERT INTO [{index}] ([{index}]) VALUES ('rebuild')")
+        # Named {index}_a? like the stemmed index's triggers, so a bulk load pauses both.
+        db.execute(
+            f"""
+            CREATE TRIGGER [{index}_ai] AFTER INSERT ON [{table}] BEGIN
+              INSERT INTO [{index}] (rowid, [{column}]) VALUES (new.rowid, new.[{column}]);
+            END
+            """
+        )
+        db.execute(
+            f"""
+            CREATE TRIGGER [{index}_ad] AFTER DELETE ON [{table}] BEGIN
+              INSERT INTO [{index}] ([{index}], rowid, [{column}]) VALUES ('delete', old.rowid, old.[{column}]);
+            END
+            """
+        )
+        db.execute(
+            f"""
+            CREATE TRIGGER [{index}_au] AFTER UPDATE OF [{column}] ON [{table}]
+            WHEN old.[{column}] IS NOT new.[{column}]
+            BEGIN
+              INSERT INTO [{index}] ([{index}], rowid, [{column}]) VALUES ('delete', old.rowid, old.[{column}]);
+              INSERT INTO [{index}] (rowid, [{column}]) VALUES (new.rowid, new.[{column}]);
+            END
+            """
+        )
+
+
 # Times are Unix seconds from 1970 to shortly after now. Captures are clamped on the way in
 # (reshape.to_epoch, db.bound_times); these triggers hold every other writer (the insert API,
 # a 2023-design client) to the same range, so no page meets a time it cannot show. The bound
@@ -321,3 +359,114 @@ def m016_insert_api_cannot_take_rows(db):
     _guard(db, "chatgpt_conversation_insert_keeps_rows", "INSERT", "chatgpt_conversation",
            f"EXISTS (SELECT 1 FROM chatgpt_conversation c WHERE c.id = new.id AND {_CAPTURED.format('c.id')})",
            "this conversation came from a capture: it cannot be replaced or upserted through the insert API")
+
+
+@migrations()
+def m020_accounts(db):
+    """Which ChatGPT account (personal or a Team workspace) each conversation and capture came
+    from, so two workspaces' conversations never merge; and since when a conversation has been
+    missing from its account's complete list (deleted on ChatGPT, kept here)."""
+    db["chatgpt_conversation"].add_column("account_id", str)
+    db["chatgpt_conversation"].add_column("missing_since", str)
+    db["chatgpt_capture"].add_column("account_id", str)
+    db["chatgpt_conversation"].create_index(["account_id"])
+
+
+@migrations()
+def m021_textdoc_versions(db):
+    """Canvas documents captured live: every version of every document of a conversation."""
+    for column, kind in (("conversation_id", str), ("textdoc_id", str), ("version", int), ("textdoc_type", str)):
+        db["chatgpt_textdoc"].add_column(column, kind)
+    db["chatgpt_textdoc"].create_index(["conversation_id"])
+
+
+@migrations()
+def m022_privacy(db):
+    """Privacy controls the server enforces: archive settings, and an exclusion list of
+    projects, GPTs and conversations that are never stored."""
+    db["archiver_setting"].create({"key": str, "value": str}, pk="key")
+    db["archiver_exclusion"].create({"kind": str, "value": str, "added_at": str}, pk=("kind", "value"))
+    # The insert API (clients of the 2023 design) writes rows without our checks: these
+    # triggers refuse a new conversation the exclusion list or the settings keep out, and
+    # messages of an excluded conversation id. Rows already held are not affected (a later
+    # exclusion stops new captures; `forget` removes what is held), so rebuild still works.
+    db.execute(
+        """
+        CREATE TRIGGER archiver_refuse_excluded_conversation BEFORE INSERT ON chatgpt_conversation
+        WHEN NOT EXISTS (SELECT 1 FROM chatgpt_conversation WHERE id = new.id) AND (
+          EXISTS (SELECT 1 FROM archiver_exclusion WHERE
+            (kind = 'conversation' AND value = new.id)
+            OR (kind = 'project' AND value IN (new.project_id, new.gizmo_id, new.conversation_template_id))
+            OR (kind = 'gpt' AND value = new.gizmo_id))
+          OR (new.is_temporary_chat = 1 AND coalesce(
+            (SELECT value FROM archiver_setting WHERE key = 'archive-temporary-chats'), 'off') = 'off')
+          OR (json_valid(new.conversation_json)
+            AND json_extract(new.conversation_json, '$.is_do_not_remember') = 1
+            AND coalesce((SELECT value FROM archiver_setting WHERE key = 'archive-do-not-remember-chats'),
+                         'on') = 'off'))
+        BEGIN
+          SELECT RAISE(ABORT, 'refused by the archive''s privacy settings');
+        END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER archiver_refuse_excluded_message BEFORE INSERT ON chatgpt_message
+        WHEN EXISTS (SELECT 1 FROM archiver_exclusion WHERE kind = 'conversation' AND value = new.conversation_id)
+          AND NOT EXISTS (SELECT 1 FROM chatgpt_conversation WHERE id = new.conversation_id)
+        BEGIN
+          SELECT RAISE(ABORT, 'refused by the archive''s privacy settings');
+        END
+        """
+    )
+
+
+@migrations()
+def m030_token_scopes(db):
+    """Tokens get a scope: ``write`` (what every token could do so far) or ``read`` (MCP)."""
+    db["archiver_token"].add_column("scope", str, not_null_default="write")
+
+
+@migrations()
+def m031_embeddings(db):
+    """Message embeddings for offline semantic search (archiver/semantic.py): sign bits for
+    the in-memory search, int8 values and a scale for re-ranking. A message whose text
+    changes, or that is deleted, loses its embedding here, so a catch-up embeds it again;
+    deletions are counted so a search process knows to reload its in-memory copy."""
+    db.execute(
+        """
+        CREATE TABLE chatgpt_embedding (
+          id INTEGER PRIMARY KEY,
+          message_id TEXT NOT NULL UNIQUE REFERENCES chatgpt_message(id),
+          bits BLOB NOT NULL,
+          vector BLOB NOT NULL,
+          scale REAL NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER chatgpt_message_embedding_stale AFTER UPDATE OF text, is_hidden ON chatgpt_message
+        WHEN old.text IS NOT new.text OR old.is_hidden IS NOT new.is_hidden
+        BEGIN
+          DELETE FROM chatgpt_embedding WHERE message_id = old.id;
+        END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER chatgpt_message_embedding_gone AFTER DELETE ON chatgpt_message
+        BEGIN
+          DELETE FROM chatgpt_embedding WHERE message_id = old.id;
+        END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER chatgpt_embedding_deleted AFTER DELETE ON chatgpt_embedding
+        BEGIN
+          INSERT INTO archiver_meta (key, value) VALUES ('embedding_deletions', '1')
+            ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1;
+        END
+        """
+    )

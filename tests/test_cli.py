@@ -90,7 +90,7 @@ def test_rebuild_and_stats(tmp_path):
     run("import", db, DATA / "every_content_type.json", DATA / "export_list.json")
     with open_db(db).conn as conn, writing_as_capture(conn):  # what an older reshaper left
         conn.execute("update chatgpt_message set text = null")
-    assert run("rebuild", db).output == "Rebuilt from 4 captures\n"
+    assert run("rebuild", db).output == "Rebuilt from 4 captures\nEmbedded 27 messages for semantic search.\n"
     stats = json.loads(run("stats", db).output)
     assert stats == {"conversations": 4, "messages": 49, "nodes": 53, "captures": 4,
                      "unknown_content_types": {"hologram_v9": 1, "part:smell_pointer": 1}}

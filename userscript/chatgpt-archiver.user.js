@@ -27,7 +27,7 @@
 /* eslint-disable no-var */
 "use strict";
 
-// Filled in by the server that serves this file (and by `chatgpt-archiver snippet`).
+// Filled in by the server that serves this file (and by the snippet command).
 var ARCHIVER_SERVER = "__ARCHIVER_SERVER__";
 var ARCHIVER_TOKEN = "__ARCHIVER_TOKEN__";
 
@@ -884,7 +884,7 @@ function archiverMain(core) {
   }
 
   function askToken() {
-    var value = page.prompt("chatgpt-archiver: paste the token from `chatgpt-archiver token create`");
+    var value = page.prompt("chatgpt-archiver: paste the token from `chatgpt-archiver token create --name browser`");
     if (value && value.trim()) {
       store.set("token", value.trim());
       status.error = null;

@@ -88,7 +88,7 @@ def browse_metadata(database):
                     shape="tree (full mapping) or page (a paged read)", body="The bytes as posted, gzip",
                 ),
             },
-            "chatgpt_public": {"description": "Conversations shared on purpose (`chatgpt-archiver publish`)."},
+            "chatgpt_public": {"description": "Conversations shared on purpose (`chatgpt-archiver publish ID`)."},
             "public_conversations": {"description": "Published conversations, readable by anyone."},
             "public_messages": {"description": "The visible messages of published conversations."},
         }}},
