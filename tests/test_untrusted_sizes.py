@@ -140,3 +140,16 @@ def test_the_streamed_json_export_is_the_whole_export(client, auth, db, name):
     assert response.status_code == 200 and response.headers["content-type"] == "application/json; charset=utf-8"
     assert response.headers["content-disposition"] == f'attachment; filename="conversation-{cid}.json"'
     assert response.json() == export_json(conversation, rows)
+
+
+def test_a_big_conversation_is_not_cut_off_by_the_page_time_limit(client, auth, db):
+    """Datasette stops a page's queries after sql_time_limit_ms (1 s): reading every row of a
+    200,000-node conversation takes longer. Here the limit is 15 ms and the conversation
+    3,000 turns of long text, the same race in miniature: transcript, .md and .json answer."""
+    data = chain("long", [f"turn {i} " + "words " * 400 for i in range(3000)])
+    assert client.post("/api/conversations", content=raw(data), headers=auth).status_code == 201
+    client.app.state.datasette.sql_time_limit_ms = 15
+    for path in ["/-/c/long", "/-/c/long.md", "/-/c/long.json"]:
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.text[:200])
+    assert "turn 2999" in client.get("/-/c/long.md").text

@@ -33,8 +33,8 @@ async def export_refusal(db, cid):
     """A conversation too large to export as one JSON document (only rows written through the
     insert API can make one: captures above reshape.MAX_NODES are refused) gets a 413 saying
     so, instead of the server building it all in memory. None when it may be exported."""
-    (count,) = (await db.execute(
-        "SELECT count(*) FROM chatgpt_message WHERE conversation_id = ?", [cid])).rows[0]
+    (count,) = await db.execute_fn(lambda conn: conn.execute(
+        "SELECT count(*) FROM chatgpt_message WHERE conversation_id = ?", [cid]).fetchone())
     if count <= reshape.MAX_NODES:
         return None
     message = (f"this conversation has {count:,} nodes; the .json export stops at {reshape.MAX_NODES:,}."

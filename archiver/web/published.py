@@ -20,12 +20,13 @@ async def published_view(db, cid):
         " WHERE id = ?", [cid])).dicts()
     if not conversation:
         return None
-    public = {r["node_id"]: r for r in (await db.execute(
+    # execute_fn: no page time limit, so a big published conversation is shown, not a 500.
+    public = {r["node_id"]: r for r in await db.execute_fn(lambda conn: _dicts(conn.execute(
         "SELECT node_id, parent_id, author_role, create_time, content_type, model, text FROM public_messages"
-        " WHERE conversation_id = ?", [cid])).dicts()}
+        " WHERE conversation_id = ?", [cid])))}
     # The tree's shape (ids only) to find each public message's nearest public ancestor.
-    parents = dict((await db.execute(
-        "SELECT node_id, parent_id FROM chatgpt_message WHERE conversation_id = ?", [cid])).rows)
+    parents = dict(await db.execute_fn(lambda conn: conn.execute(
+        "SELECT node_id, parent_id FROM chatgpt_message WHERE conversation_id = ?", [cid]).fetchall()))
     rows = []
     for node, row in public.items():
         parent, seen = row["parent_id"], set()
@@ -76,3 +77,8 @@ async def is_public_file(db, file_id):
         " AND NOT EXISTS (SELECT 1 FROM chatgpt_message_asset l WHERE l.file_id = ?1"
         "  AND l.conversation_id NOT IN (SELECT conversation_id FROM chatgpt_public))", [file_id])).rows
     return bool(rows[0][0])
+
+
+def _dicts(cursor):
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor]

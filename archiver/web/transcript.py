@@ -29,11 +29,12 @@ async def transcript_page(datasette, request):
     conversation = conversation[0]
     if fmt == "json" and not public:
         return await export_response(db, conversation, _download(cid, "json"))  # streamed (export.py)
-    rows = (await db.execute(
+    # execute_fn: no page time limit, so a conversation of 200,000 nodes is shown, not a 500.
+    rows = await db.execute_fn(lambda conn: _dicts(conn.execute(
         "SELECT id, node_id, parent_id, child_index, create_time, author_role, author_name, content_type,"
         " text, model, status, is_hidden, recipient, message_json FROM chatgpt_message WHERE conversation_id = ?",
         [cid],
-    )).dicts()
+    )))
     if public:
         conversation, rows = public[0], public[1]
     if fmt == "json":
@@ -74,6 +75,11 @@ def _page_number(asked, pages, turns, leaf):
         if leaf and turn["node_id"] == leaf:
             return i // PAGE_SIZE + 1
     return 1
+
+
+def _dicts(cursor):
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor]
 
 
 def _download(cid, ext):
