@@ -342,3 +342,24 @@ def test_public_view_of_a_published_conversation_shows_no_account(accounts_site,
         data = anonymous.get("/-/c/c-gone.json").json()
         assert "account_id" not in str(data) and "personal" not in str(data) and "missing_since" not in str(data)
         assert anonymous.get("/").status_code == 403
+
+
+def test_what_the_userscript_reports_shows_up_and_clears(client, auth):
+    """Through the ingest API as the userscript sends it: captures naming their account, then
+    ChatGPT's complete list of one account without one of them, then with it again."""
+    for cid, title, account in (("c-a", "Kept tea", "personal"), ("c-b", "Gone tea", "personal"),
+                                ("c-c", "Team tea", "account-9")):
+        posted = client.post(f"/api/conversations?account_id={account}", headers=auth,
+                             json=conversation(cid, title, [("n", None, "user", "oolong")], create_time=ago(1)))
+        assert posted.status_code == 201, posted.text
+    listed = lambda ids: client.post("/api/conversations/listed", headers=auth,  # noqa: E731
+                                     json={"account_id": "personal", "complete": True, "ids": ids})
+    assert listed(["c-a"]).json() == {"ok": True, "missing": 1, "newly_missing": 1}
+    badges = lambda: {t: "deleted on ChatGPT" in f for _, rows in listing(client.get("/").text)  # noqa: E731
+                      for _, t, f in rows}
+    assert badges() == {"Kept tea": False, "Gone tea": True, "Team tea": False}
+    assert "Deleted on ChatGPT since" in client.get("/-/c/c-b").text
+    assert titles_of(client.get("/?account=account-9").text) == ["Team tea"]
+    assert listed(["c-a", "c-b"]).json() == {"ok": True, "missing": 0, "newly_missing": 0}
+    assert badges() == {"Kept tea": False, "Gone tea": False, "Team tea": False}
+    assert "Deleted on ChatGPT" not in client.get("/-/c/c-b").text
