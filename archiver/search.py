@@ -33,13 +33,14 @@ MODES = ("auto", "words", "substring")
 
 def search_archive(conn, q, *, since=None, until=None, role=None, model=None, project=None,
                    current_only=False, sort="relevance", mode="auto", limit=20, offset=0,
-                   per_conversation=3):
+                   per_conversation=3, account=None):
     """Conversations matching `q`, grouped, best first (or newest first).
 
     since/until: Unix seconds (messages created in that range; a title counts when its
     conversation was active in it). role: a message author role. model: the message's or the
     conversation's model. project: a project or custom GPT id (g-…). current_only: only
-    messages on the branch ChatGPT shows.
+    messages on the branch ChatGPT shows. account: the ChatGPT account or workspace the
+    conversation was captured from ("personal" or an account id; m020).
 
     Returns {"query", "mode", "notice", "total", "more_matches", "has_more", "conversations": [{
     "conversation_id", "title", "title_highlights", "create_time", "update_time", "model",
@@ -58,7 +59,7 @@ def search_archive(conn, q, *, since=None, until=None, role=None, model=None, pr
     if notice or not terms:
         result["notice"] = notice
         return result
-    filters = Filters(since, until, role, model, project, current_only)
+    filters = Filters(since, until, role, model, project, current_only, account)
     try:
         if mode in ("auto", "words"):
             found = _search(conn, terms, filters, sort, "words", offset, limit)
@@ -107,7 +108,7 @@ def fts_match(terms):
 
 
 class Filters:
-    def __init__(self, since, until, role, model, project, current_only):
+    def __init__(self, since, until, role, model, project, current_only, account=None):
         self.message, self.conversation, self.params = [], [], {}
         if since is not None:
             self.message.append("m.create_time >= :since")
@@ -120,7 +121,7 @@ class Filters:
         if role:
             self.message.append("m.author_role = :role")
             self.params["role"] = role
-        self.joins_conversation = bool(model or project)
+        self.joins_conversation = bool(model or project or account)
         if model:
             self.message.append("(m.model = :model OR c.default_model_slug = :model)")
             self.conversation.append("c.default_model_slug = :model")
@@ -130,6 +131,10 @@ class Filters:
             self.message.append(clause)
             self.conversation.append(clause)
             self.params["project"] = project
+        if account:
+            self.message.append("c.account_id = :account")
+            self.conversation.append("c.account_id = :account")
+            self.params["account"] = account
         if current_only:
             self.message.append("m.is_current = 1")
         # A title is not said by anyone: with a role filter only messages count.

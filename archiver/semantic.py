@@ -305,7 +305,8 @@ def _with_snippet(message):
 
 
 def hybrid_search(conn, q, *, mode="hybrid", since=None, until=None, role=None, model=None, project=None,
-                  current_only=False, sort="relevance", match="auto", limit=20, offset=0, per_conversation=3):
+                  current_only=False, sort="relevance", match="auto", limit=20, offset=0, per_conversation=3,
+                  account=None):
     """search_archive's answer (conversations, best first, with matching messages), ranked by
     words (``keyword``: archiver/search.py as it is), by meaning (``semantic``: message
     embeddings), or both fused by reciprocal rank (``hybrid``). Same shape as
@@ -316,7 +317,8 @@ def hybrid_search(conn, q, *, mode="hybrid", since=None, until=None, role=None, 
 
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}")
-    filters = dict(since=since, until=until, role=role, model=model, project=project, current_only=current_only)
+    filters = dict(since=since, until=until, role=role, model=model, project=project, current_only=current_only,
+                   account=account)
     if mode == "keyword":
         return dict(search_archive(conn, q, **filters, sort=sort, mode=match, limit=limit, offset=offset,
                                    per_conversation=per_conversation), search_mode=mode)
@@ -326,7 +328,7 @@ def hybrid_search(conn, q, *, mode="hybrid", since=None, until=None, role=None, 
     keyword = {"conversations": [], "notice": None, "documents": []}
     if mode == "hybrid":
         keyword = search_archive(conn, q, **filters, mode=match, limit=depth, per_conversation=per_conversation)
-    semantic = _semantic_groups(conn, q, Filters(since, until, role, model, project, current_only), depth,
+    semantic = _semantic_groups(conn, q, Filters(since, until, role, model, project, current_only, account), depth,
                                 per_conversation)
     by_keyword = {c["conversation_id"]: c for c in keyword["conversations"]}
     by_meaning = dict(semantic)

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 import pytest
 from starlette.testclient import TestClient
 
+from archiver.accounts import save_listing
 from archiver.app import create_app
 from archiver.db import open_db, publish_conversation, write_transaction
 from archiver.web.home import list_conversations
@@ -246,3 +247,119 @@ def test_transcript_links_quote_ids():
     ds = Datasette([])
     assert transcript_url(ds, "a/b?c#d") == "/-/c/a%2Fb%3Fc%23d"
     assert transcript_url(ds, "c1", "n&x=1 #") == "/-/c/c1?leaf=n%26x%3D1%20%23#m-n%26x%3D1%20%23"
+
+
+@pytest.fixture
+def accounts_site(db_path):
+    """Two ChatGPT accounts and an older conversation from before accounts were recorded;
+    ChatGPT's complete listing of the personal account no longer holds c-gone."""
+    db = open_db(db_path)
+    save(db,
+         conversation("c-mine", "My tea notes", [("a", None, "user", "oolong")], create_time=ago(1)),
+         conversation("c-gone", "Deleted tea chat", [("b", None, "user", "oolong again")], create_time=ago(2)),
+         conversation("c-team", "Team tea budget", [("c", None, "user", "oolong for the office")], create_time=ago(3)),
+         conversation("c-old", "Old tea", [("d", None, "user", "oolong long ago")], create_time=ago(40)))
+    with write_transaction(db) as conn:
+        conn.execute("UPDATE chatgpt_conversation SET account_id = 'personal' WHERE id IN ('c-mine', 'c-gone')")
+        conn.execute("UPDATE chatgpt_conversation SET account_id = 'account-team 1' WHERE id = 'c-team'")
+        assert save_listing(conn, "personal", ["c-mine"]) == (1, 1)
+        publish_conversation(conn, "c-gone")
+    missing = db.conn.execute("SELECT missing_since FROM chatgpt_conversation WHERE id = 'c-gone'").fetchone()[0]
+    db.close()
+    with TestClient(create_app(db_path), base_url=LOCAL) as client:
+        yield client, missing
+
+
+def titles_of(html):
+    return [t for _, rows in listing(html) for _, t, _ in rows]
+
+
+def test_deleted_on_chatgpt_badge_and_account_filter(accounts_site, monkeypatch):
+    site, missing = accounts_site
+    page = site.get("/").text
+    assert [row for _, rows in listing(page) for row in rows] == [
+        ("/-/c/c-mine", "My tea notes", "gpt-4o · 1 message"),
+        ("/-/c/c-gone", "Deleted tea chat", "gpt-4o · 1 message published deleted on ChatGPT"),
+        ("/-/c/c-team", "Team tea budget", "gpt-4o · 1 message"),
+        ("/-/c/c-old", "Old tea", "gpt-4o · 1 message"),
+    ]
+    assert re.findall(r'<select name="account"[^>]*>(.*?)</select>', page) == [
+        '<option value="">Every account</option><option>personal</option><option>account-team 1</option>']
+    assert titles_of(site.get("/?account=personal").text) == ["My tea notes", "Deleted tea chat"]
+    assert '<option selected>personal</option>' in site.get("/?account=personal").text
+    fragment = site.get("/-/conversations?account=account-team+1&title=TEA").text
+    assert "<html" not in fragment and titles_of(fragment) == ["Team tea budget"]
+    assert titles_of(site.get("/-/conversations?account=personal&title=deleted").text) == ["Deleted tea chat"]
+    assert "No conversations from the account “&lt;nobody&gt;”." in site.get("/-/conversations?account=%3Cnobody%3E").text
+    # Keyset pages keep both filters.
+    monkeypatch.setattr("archiver.web.home.PAGE", 1)
+    first = site.get("/?account=personal&title=tea").text
+    more = re.search(r'<a class="more" href="([^"]+)" data-fragment="([^"]+)">', first)
+    assert titles_of(first) == ["My tea notes"]
+    href, fragment_url = (u.replace("&amp;", "&") for u in more.groups())
+    assert href.endswith("&title=tea&account=personal") and fragment_url.startswith("/-/conversations?before=")
+    assert titles_of(site.get(href).text) == ["Deleted tea chat"]
+    last = site.get(fragment_url).text
+    assert titles_of(last) == ["Deleted tea chat"] and 'class="more"' not in last
+
+    transcript = site.get("/-/c/c-gone").text
+    day = datetime.fromisoformat(missing).astimezone()
+    assert re.findall(r'<p class="deleted-note">(.*?)</p>', transcript) == [
+        f'Deleted on ChatGPT since <time datetime="{day.isoformat(timespec="seconds")}"'
+        f' title="{day.isoformat(timespec="seconds")}">{day.day} {day:%b %Y}</time> — kept here.']
+    assert "deleted-note" not in site.get("/-/c/c-mine").text
+
+
+def test_one_account_offers_no_account_choice(archive, db_path):
+    db = open_db(db_path)
+    with write_transaction(db) as conn:
+        conn.execute("UPDATE chatgpt_conversation SET account_id = 'personal'")
+    db.close()
+    with TestClient(create_app(db_path), base_url=LOCAL) as site:
+        assert 'name="account"' not in site.get("/").text
+        assert 'name="account"' not in site.get("/-/search?q=pipeline").text
+        assert "deleted on ChatGPT" not in site.get("/").text
+
+
+def test_search_page_account_select_filters(accounts_site):
+    site, _ = accounts_site
+    page = site.get("/-/search?q=oolong").text
+    assert re.findall(r'<select name="account" form="search-form">(.*?)</select>', page) == [
+        '<option value="">every account</option><option>personal</option><option>account-team 1</option>']
+    found = lambda html: re.findall(r'<li class="conversation-result">\s*<h2><a href="([^"]+)">', html)  # noqa: E731
+    assert sorted(found(page)) == ["/-/c/c-gone", "/-/c/c-mine", "/-/c/c-old", "/-/c/c-team"]
+    chosen = site.get("/-/search?q=oolong&account=account-team+1").text
+    assert found(chosen) == ["/-/c/c-team"] and "<option selected>account-team 1</option>" in chosen
+    assert sorted(found(site.get("/-/search?q=oolong&account=personal&sort=newest").text)) == ["/-/c/c-gone", "/-/c/c-mine"]
+    assert found(site.get("/-/search?q=oolong&account=nobody").text) == []
+
+
+def test_public_view_of_a_published_conversation_shows_no_account(accounts_site, db_path):
+    with TestClient(create_app(db_path, public=True), base_url="http://archive.example:8001") as anonymous:
+        page = anonymous.get("/-/c/c-gone")
+        assert page.status_code == 200 and "oolong again" in page.text
+        assert "personal" not in page.text and "deleted on chatgpt" not in page.text.lower()
+        data = anonymous.get("/-/c/c-gone.json").json()
+        assert "account_id" not in str(data) and "personal" not in str(data) and "missing_since" not in str(data)
+        assert anonymous.get("/").status_code == 403
+
+
+def test_what_the_userscript_reports_shows_up_and_clears(client, auth):
+    """Through the ingest API as the userscript sends it: captures naming their account, then
+    ChatGPT's complete list of one account without one of them, then with it again."""
+    for cid, title, account in (("c-a", "Kept tea", "personal"), ("c-b", "Gone tea", "personal"),
+                                ("c-c", "Team tea", "account-9")):
+        posted = client.post(f"/api/conversations?account_id={account}", headers=auth,
+                             json=conversation(cid, title, [("n", None, "user", "oolong")], create_time=ago(1)))
+        assert posted.status_code == 201, posted.text
+    listed = lambda ids: client.post("/api/conversations/listed", headers=auth,  # noqa: E731
+                                     json={"account_id": "personal", "complete": True, "ids": ids})
+    assert listed(["c-a"]).json() == {"ok": True, "missing": 1, "newly_missing": 1}
+    badges = lambda: {t: "deleted on ChatGPT" in f for _, rows in listing(client.get("/").text)  # noqa: E731
+                      for _, t, f in rows}
+    assert badges() == {"Kept tea": False, "Gone tea": True, "Team tea": False}
+    assert "Deleted on ChatGPT since" in client.get("/-/c/c-b").text
+    assert titles_of(client.get("/?account=account-9").text) == ["Team tea"]
+    assert listed(["c-a", "c-b"]).json() == {"ok": True, "missing": 0, "newly_missing": 0}
+    assert badges() == {"Kept tea": False, "Gone tea": False, "Team tea": False}
+    assert "Deleted on ChatGPT" not in client.get("/-/c/c-b").text

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from archiver.db import open_db
+from archiver.accounts import save_listing
+from archiver.db import open_db, write_transaction
 from conftest import DATA, ArchiveServer
 from fake_chatgpt import CHROMIUM
 from synthetic import conversation, save
@@ -207,3 +208,69 @@ def test_a_pasted_30000_word_query_gets_a_clear_answer(page, archive):
     page.wait_for_url("**/-/search?q=**")
     assert page.locator("p.notice").inner_text() == (
         "That search has 200 words; searches are limited to 32. Search for a few words you remember.")
+
+
+@pytest.fixture
+def two_accounts(tmp_path):
+    """A personal account and a Team workspace; ChatGPT's listing of the personal account no
+    longer holds "Deleted tea chat"."""
+    path = tmp_path / "accounts.db"
+    db = open_db(path)
+    save(db,
+         conversation("c-mine", "My tea notes", [("a", None, "user", "oolong")], create_time=ago(0, 1)),
+         conversation("c-gone", "Deleted tea chat", [("b", None, "user", "oolong again")], create_time=ago(1)),
+         conversation("c-team", "Team tea budget", [("c", None, "user", "oolong for the office")], create_time=ago(3)))
+    with write_transaction(db) as conn:
+        conn.execute("UPDATE chatgpt_conversation SET account_id = 'personal' WHERE id IN ('c-mine', 'c-gone')")
+        conn.execute("UPDATE chatgpt_conversation SET account_id = 'account-team' WHERE id = 'c-team'")
+        save_listing(conn, "personal", ["c-mine"])
+    db.close()
+    server = ArchiveServer(path).start()
+    yield server
+    server.stop()
+
+
+def test_deleted_badge_shows_and_the_account_select_filters(page, two_accounts, shots):
+    from playwright.sync_api import expect
+
+    page.goto(two_accounts.url + "/")
+    assert titles(page) == ["My tea notes", "Deleted tea chat", "Team tea budget"]
+    badge = page.locator("#conversation-list li", has_text="Deleted tea chat").locator(".badge.deleted")
+    expect(badge).to_be_visible()
+    assert badge.inner_text() == "deleted on ChatGPT"
+    assert page.locator("#conversation-list .badge.deleted").count() == 1
+    page.screenshot(path=shots / "home-accounts.png", full_page=True)
+
+    page.select_option("form.title-filter select[name=account]", "account-team")
+    expect(page.locator("#conversation-list")).to_have_attribute("data-account", "account-team")
+    assert titles(page) == ["Team tea budget"]
+    assert page.url.endswith("/?account=account-team")
+    page.locator("form.title-filter input").press_sequentially("tea", delay=40)
+    expect(page.locator("#conversation-list")).to_have_attribute("data-filtered", "tea")
+    assert titles(page) == ["Team tea budget"] and page.url.endswith("/?title=tea&account=account-team")
+    page.select_option("form.title-filter select[name=account]", "personal")
+    expect(page.locator("#conversation-list")).to_have_attribute("data-account", "personal")
+    assert titles(page) == ["My tea notes", "Deleted tea chat"]
+    page.screenshot(path=shots / "home-account-personal.png")
+
+    page.goto(two_accounts.url + "/-/c/c-gone")
+    note = page.locator("p.deleted-note")
+    expect(note).to_be_visible()
+    assert note.inner_text().startswith("Deleted on ChatGPT since ") and note.inner_text().endswith(" — kept here.")
+    page.screenshot(path=shots / "transcript-deleted.png")
+
+
+def test_deleted_badge_and_account_select_in_the_dark(chromium, two_accounts, shots):
+    context, page = open_page(chromium, viewport={"width": 390, "height": 844}, color_scheme="dark",
+                              device_scale_factor=2, is_mobile=True, has_touch=True)
+    try:
+        page.goto(two_accounts.url + "/")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 392
+        select = page.locator("form.title-filter select[name=account]")
+        assert luminance(select.evaluate("e => getComputedStyle(e).backgroundColor")) < 0.2
+        page.screenshot(path=shots / "dark-390-home-accounts.png", full_page=True)
+        page.goto(two_accounts.url + "/-/c/c-gone")
+        page.screenshot(path=shots / "dark-390-transcript-deleted.png")
+        assert page.errors == []
+    finally:
+        context.close()

@@ -5,6 +5,7 @@ import pytest
 
 from archiver.db import open_db
 from archiver.search import parse_query, plain_text, search_archive
+from archiver.semantic import hybrid_search
 from synthetic import conversation, save
 
 DAY = 86400
@@ -38,6 +39,9 @@ def conn(tmp_path_factory):
     with db.conn:
         db.conn.execute("INSERT INTO chatgpt_textdoc (path, title, content) VALUES"
                         " ('textdocs/a.json', 'Pipeline canvas', 'A canvas about the pipeline')")
+        # Two ChatGPT accounts (m020); c-zh and c-ctl came before accounts were recorded.
+        db.conn.execute("UPDATE chatgpt_conversation SET account_id = 'personal' WHERE id IN ('c-pipe', 'c-branch')")
+        db.conn.execute("UPDATE chatgpt_conversation SET account_id = 'account-team' WHERE id = 'c-auth'")
     yield db.conn
     db.close()
 
@@ -94,6 +98,18 @@ def test_filters(conn):
     assert view(search_archive(conn, "数据库", project="g-p-notes")) == [
         ("c-zh", [[0, 3]], [("z1", "user", True, "我们使用数据库存储日志", [[4, 7]])])]
     assert search_archive(conn, "pipeline", project="g-p-notes")["conversations"] == []
+
+
+def test_account_filter(conn):
+    assert view(search_archive(conn, "pipeline", account="personal")) == [
+        ("c-pipe", [[5, 13]], PIPE), ("c-branch", [], [BRANCH])]
+    assert view(search_archive(conn, "pipeline", account="account-team", sort="newest")) == [("c-auth", [], [AUTH])]
+    assert view(search_archive(conn, "ipelin", account="account-team", mode="substring")) == [
+        ("c-auth", [], [("a2", "assistant", True, "Fix Refresh the token, then rebuild the pipeline.", [[41, 47]])])]
+    assert search_archive(conn, "pipeline", account="nobody")["conversations"] == []
+    # The search page's keyword mode goes through hybrid_search: the filter reaches it too.
+    assert [c["conversation_id"] for c in hybrid_search(conn, "pipeline", mode="keyword", account="personal")[
+        "conversations"]] == ["c-pipe", "c-branch"]
 
 
 def test_part_of_a_word_and_text_without_spaces(conn):

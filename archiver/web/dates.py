@@ -21,6 +21,21 @@ def absolute(epoch):
     return f"{moment.day} {moment:%b %Y, %H:%M}"
 
 
+def day(iso):
+    """An ISO-8601 time (ours, e.g. missing_since) -> <time> reading "3 Dec 2026" in local
+    time, the exact time in its title; "" for nothing or anything unparseable."""
+    try:
+        moment = datetime.fromisoformat(str(iso).replace("Z", "+00:00")) if iso else None
+        if moment is not None and moment.tzinfo is not None:
+            moment = moment.astimezone()
+    except (ValueError, OverflowError, OSError):
+        moment = None
+    if moment is None:
+        return Markup("")
+    exact = moment.isoformat(timespec="seconds")
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(exact, exact, f"{moment.day} {moment:%b %Y}")
+
+
 def relative(epoch, now=None):
     moment = local(epoch)
     if moment is None:

@@ -1,10 +1,13 @@
 """The home page (/): the conversation list, newest first, grouped like ChatGPT's sidebar,
 filtered by title as you type (/-/conversations answers the list alone), keyset-paged so
-10,000 conversations cost what 100 do. An empty archive gets the first steps instead."""
+10,000 conversations cost what 100 do. An empty archive gets the first steps instead.
+An archive holding more than one ChatGPT account (personal, Team workspaces: m020) also
+filters by account; conversations ChatGPT no longer lists carry a "deleted on ChatGPT" badge."""
 
 import shlex
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlencode
 
 from datasette.utils.asgi import Forbidden, Response
 
@@ -15,12 +18,24 @@ from .links import transcript_url
 
 PAGE = 100
 FIRST_WORDS = 90
+MAX_ACCOUNTS = 100  # ids come from captures: a token holder could name thousands
 
 
-def list_conversations(conn, *, title=None, before=None, limit=PAGE):
+def accounts(conn):
+    """The account ids the archive holds, "personal" first (the index on account_id answers)."""
+    return [r[0] for r in conn.execute(
+        "SELECT DISTINCT account_id FROM chatgpt_conversation WHERE account_id IS NOT NULL"
+        f" ORDER BY account_id <> 'personal', account_id LIMIT {MAX_ACCOUNTS}")]
+
+
+def list_conversations(conn, *, title=None, account=None, before=None, limit=PAGE):
     """One page of conversations, newest first: (rows, cursor of the next page or None).
-    `before` is the cursor a previous page returned; `title` keeps titles containing it."""
+    `before` is the cursor a previous page returned; `title` keeps titles containing it;
+    `account` keeps the conversations captured from that ChatGPT account."""
     where, params = [], {"limit": limit + 1}
+    if account:
+        where.append("c.account_id = :account")
+        params["account"] = account
     if title:
         # A scan of the titles: 10,000 of them take a few milliseconds, and any part matches.
         where.append("instr(lower(c.title), lower(:title)) > 0")
@@ -36,7 +51,7 @@ def list_conversations(conn, *, title=None, before=None, limit=PAGE):
     rows = conn.execute(
         f"""
         SELECT c.id, c.title, c.create_time, c.update_time, c.default_model_slug AS model, c.message_count,
-               c.project_id, c.gizmo_id, c.gizmo_type, c.is_archived,
+               c.project_id, c.gizmo_id, c.gizmo_type, c.is_archived, c.missing_since,
                EXISTS (SELECT 1 FROM chatgpt_public p WHERE p.conversation_id = c.id) AS published,
                CASE WHEN c.title IS NULL OR trim(c.title) = '' THEN (
                  SELECT substr(m.text, 1, {FIRST_WORDS * 2}) FROM chatgpt_message m
@@ -49,7 +64,7 @@ def list_conversations(conn, *, title=None, before=None, limit=PAGE):
         params,
     ).fetchall()
     keys = ("id", "title", "create_time", "update_time", "model", "message_count", "project_id", "gizmo_id",
-            "gizmo_type", "is_archived", "published", "first_words")
+            "gizmo_type", "is_archived", "missing_since", "published", "first_words")
     rows = [dict(zip(keys, row)) for row in rows]
     cursor = None
     if len(rows) > limit:
@@ -80,7 +95,7 @@ def grouped(rows, now=None):
         project = row["project_id"] or (row["gizmo_id"] if (row["gizmo_id"] or "").startswith("g-p-") else None)
         groups[-1]["rows"].append(dict(
             row, label=label(row), untitled=not (row["title"] or "").strip(), time=dates.time_tag(when, now),
-            absolute=dates.absolute(when), project=project,
+            absolute=dates.absolute(when), project=project, missing=dates.day(row["missing_since"]),
             gpt=None if project else row["gizmo_id"]))
     return groups
 
@@ -90,16 +105,22 @@ async def _page_data(datasette, request):
         raise Forbidden("Sign in to see the archive")
     db = archive_database(datasette)
     title = request.args.get("title", "").strip()[:500]
+    account = request.args.get("account", "").strip()[:200]
     before = request.args.get("before") or None
     try:
-        rows, cursor = await db.execute_fn(lambda conn: list_conversations(conn, title=title, before=before))
+        rows, cursor = await db.execute_fn(
+            lambda conn: list_conversations(conn, title=title, account=account, before=before, limit=PAGE))
     except ValueError:  # a cursor nobody made: start at the top
-        rows, cursor = await db.execute_fn(lambda conn: list_conversations(conn, title=title))
+        rows, cursor = await db.execute_fn(
+            lambda conn: list_conversations(conn, title=title, account=account, limit=PAGE))
     groups = grouped(rows)
     for group in groups:
         for row in group["rows"]:
             row["url"] = transcript_url(datasette, row["id"])
-    return db, {"groups": groups, "cursor": cursor, "title_filter": title, "before": before}
+    # The filters every further page and fragment keeps ("Older conversations").
+    kept = urlencode([(k, v) for k, v in (("title", title), ("account", account)) if v])
+    return db, {"groups": groups, "cursor": cursor, "title_filter": title, "account_filter": account,
+                "filter_query": kept, "before": before}
 
 
 async def home_page(datasette, request):
@@ -107,8 +128,10 @@ async def home_page(datasette, request):
     counts = (await db.execute(
         "SELECT (SELECT count(*) FROM chatgpt_conversation),"
         " (SELECT count(*) FROM archiver_token WHERE revoked_at IS NULL)")).rows[0]
+    held = await db.execute_fn(accounts)
     context.update(
         total=counts[0], tokens=counts[1], database=db.name,
+        accounts=held if len(held) > 1 else [],  # most archives hold one: no choice to offer
         empty=counts[0] == 0, commands=first_run_commands(db.path),
     )
     return await render(datasette, request, "archiver_home.html", context)

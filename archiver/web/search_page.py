@@ -14,7 +14,7 @@ from ..semantic import hybrid_search
 from . import dates
 from .auth import archive_database
 from .common import can_read_all, render
-from .home import label
+from .home import accounts, label
 from .links import transcript_url
 
 PAGE = 20
@@ -47,8 +47,8 @@ OPTIONS_SECONDS = 30
 
 
 def _options(conn, path=None):
-    """The models and projects the filters offer: a scan of every conversation, so kept for
-    half a minute per archive (a new model appears in the list that much later)."""
+    """The models, projects and accounts the filters offer: a scan of every conversation, so
+    kept for half a minute per archive (a new model appears in the list that much later)."""
     cached = _OPTIONS.get(path)
     if path and cached and time.monotonic() - cached[0] < OPTIONS_SECONDS:
         return cached[1]
@@ -58,8 +58,8 @@ def _options(conn, path=None):
     projects = [r[0] for r in conn.execute(
         "SELECT coalesce(project_id, gizmo_id) AS p FROM chatgpt_conversation WHERE p IS NOT NULL"
         " GROUP BY 1 ORDER BY count(*) DESC LIMIT 50")]
-    _OPTIONS[path] = (time.monotonic(), (models, projects))
-    return models, projects
+    _OPTIONS[path] = (time.monotonic(), (models, projects, accounts(conn)))
+    return _OPTIONS[path][1]
 
 
 def _first_words(conn, ids):
@@ -78,7 +78,8 @@ async def search_page(datasette, request):
     db = archive_database(datasette)
     args = request.args
     q = args.get("q", "")
-    form = {key: args.get(key, "") for key in ("since", "until", "role", "model", "project", "sort", "mode")}
+    form = {key: args.get(key, "") for key in ("since", "until", "role", "model", "project", "account", "sort",
+                                             "mode")}
     form["current"] = args.get("current") == "1"
     notices = []
     since = until = None
@@ -105,7 +106,7 @@ async def search_page(datasette, request):
     def run(conn):
         filters = dict(since=since, until=until, role=role, model=form["model"] or None,
                        project=form["project"] or None, current_only=form["current"], sort=sort,
-                       limit=PAGE, offset=offset)
+                       limit=PAGE, offset=offset, account=form["account"] or None)
         if mode in ("semantic", "hybrid"):
             result = hybrid_search(conn, q, mode=mode, **filters)
         else:
@@ -113,7 +114,7 @@ async def search_page(datasette, request):
         untitled = [c["conversation_id"] for c in result["conversations"] if not (c["title"] or "").strip()]
         return result, _options(conn, db.path), _first_words(conn, untitled)
 
-    result, (models, projects), first_words = await db.execute_fn(run)
+    result, (models, projects, account_ids), first_words = await db.execute_fn(run)
     if result["notice"]:
         notices.append(result["notice"])
     conversations = []
@@ -135,6 +136,8 @@ async def search_page(datasette, request):
         "q": q[:MAX_QUERY_CHARS], "searched": bool(q.strip()), "form": form, "notices": notices,
         "result": result, "conversations": conversations, "documents": documents,
         "roles": ROLES, "search_modes": SEARCH_MODES, "models": models, "projects": projects, "page": page,
+        # Most archives hold one account: the filter appears only when there is a choice.
+        "accounts": account_ids if len(account_ids) > 1 else [],
         "prev_url": _page_url(request, page - 1) if page > 1 else None,
         "next_url": _page_url(request, page + 1) if result["has_more"] else None,
     })

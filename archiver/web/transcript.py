@@ -2,6 +2,7 @@
 
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
+from . import dates
 from .auth import archive_database
 from .common import can_read_all, render
 from .errors import export_refusal
@@ -60,7 +61,7 @@ async def transcript_page(datasette, request):
                         target=request.args.get("leaf"), page=page if pages > 1 else None)
     return await render(datasette, request, "archiver_transcript.html", {
         "conversation": conversation, "turns": views, "captures": captures,
-        "database": db.name, "when": human_time, "can_read_all": reader,
+        "database": db.name, "when": human_time, "day": dates.day, "can_read_all": reader,
         "page": page, "pages": pages, "leaf": request.args.get("leaf"),
         "hidden_count": sum(1 for v in views if not v["shown"]), "dark_code_css": pygments_dark_css(),
         "transcript_static": lambda path: datasette.urls.static_plugins("chatgpt-archiver", path),

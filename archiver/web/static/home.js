@@ -1,6 +1,7 @@
 // The conversation list: "/" focuses search, arrow keys (or j/k) move through conversations,
 // Enter opens the focused one (it is a link), and the title filter narrows the list as you
-// type (the loaded rows at once, then the server's answer over every conversation).
+// type (the loaded rows at once, then the server's answer over every conversation), as does
+// the account select.
 // Served from the plugin's static folder: pages carry no inline script.
 (function () {
   "use strict";
@@ -63,8 +64,30 @@
     list.append(...box.childNodes);
   });
 
+  // The account select (shown when the archive holds more than one ChatGPT account).
+  const account = document.querySelector("form.title-filter select[name=account]");
+  const query = () => {
+    const params = new URLSearchParams();
+    if (filter.value.trim()) params.set("title", filter.value.trim());
+    if (account && account.value) params.set("account", account.value);
+    const text = params.toString();
+    return text ? "?" + text : "";
+  };
+
   let pending = null;
   let sequence = 0;
+  async function refresh() {  // every conversation the filters keep, from the server
+    const mine = ++sequence;
+    const asked = query();
+    const words = filter.value.trim().toLowerCase();
+    const chosen = account ? account.value : "";
+    const html = await (await fetch(filter.dataset.fragment + asked, {credentials: "same-origin"})).text();
+    if (mine !== sequence) return;  // a newer keystroke's answer will come
+    list.innerHTML = html;
+    list.dataset.filtered = words;  // tests and styles can tell which answer is shown
+    list.dataset.account = chosen;
+    history.replaceState(null, "", asked || location.pathname);
+  }
   filter.addEventListener("input", () => {
     const words = filter.value.trim().toLowerCase();
     for (const item of list.querySelectorAll("li")) {  // at once, on what is loaded
@@ -74,15 +97,8 @@
       group.hidden = !group.querySelector("li:not([hidden])");
     }
     clearTimeout(pending);
-    pending = setTimeout(async () => {  // then every conversation, from the server
-      const mine = ++sequence;
-      const url = filter.dataset.fragment + (words ? "?title=" + encodeURIComponent(filter.value.trim()) : "");
-      const html = await (await fetch(url, {credentials: "same-origin"})).text();
-      if (mine !== sequence) return;  // a newer keystroke's answer will come
-      list.innerHTML = html;
-      list.dataset.filtered = words;
-      history.replaceState(null, "", words ? "?title=" + encodeURIComponent(filter.value.trim()) : location.pathname);
-    }, 150);
+    pending = setTimeout(refresh, 150);
   });
+  if (account) account.addEventListener("change", () => { clearTimeout(pending); refresh(); });
   filter.closest("form").addEventListener("submit", (event) => event.preventDefault());
 })();
