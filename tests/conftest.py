@@ -147,3 +147,18 @@ def browser(fake_port):
         browser = launch(playwright, fake_port, f"--ip-address-space-overrides=127.0.0.1:{fake_port}=public")
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium, headless, for a browser test module (no browser download)."""
+    from playwright.sync_api import sync_playwright
+
+    from fake_chatgpt import CHROMIUM
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic"])
+        yield browser
+        browser.close()

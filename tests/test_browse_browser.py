@@ -30,18 +30,6 @@ HOSTILE = fixture_json("hostile.json")
 FIXTURES = ["branched.json", "every_content_type.json", "hostile.json", "export_list.json", "paged.json"]
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-quic"])
-        yield browser
-        browser.close()
-
-
 def serve(tmp_path, *extra):
     server = ArchiveServer(tmp_path / "archive.db")
     server.cli("import", server.db, *[DATA / f for f in FIXTURES])

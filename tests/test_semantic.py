@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from archiver.cli import cli
-from archiver.db import open_db, prepare_capture, save_capture, write_transaction
+from archiver.db import prepare_capture, save_capture, write_transaction
 from archiver.semantic import (
     DIMS,
     embed_pending,

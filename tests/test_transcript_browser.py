@@ -28,18 +28,6 @@ def shots(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-quic"])
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
 def archive(tmp_path_factory):
     server = ArchiveServer(tmp_path_factory.mktemp("transcript") / "archive.db")
     server.cli("import", server.db, DATA / "rich_transcript.json", DATA / "hostile.json")

@@ -39,18 +39,6 @@ SERVE_WITH_PLUGIN = ("import sys, missed_escape; from datasette.plugins import p
                      " cli(sys.argv[1:])")
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-quic"])
-        yield browser
-        browser.close()
-
-
 def build(tmp_path):
     server = ArchiveServer(tmp_path / "archive.db")
     server.cli("import", server.db, DATA / "branched.json", DATA / "hostile.json")

@@ -3,7 +3,6 @@ memory, one too large is skipped by name while the rest lands; conversations hav
 limit (422); the .json export refuses above it (413); a facet on a missing column is a 400."""
 
 import json
-import os
 import subprocess
 import sys
 import urllib.request
