@@ -70,19 +70,32 @@ def load_assets(conn, conversation_id):
 
 def reshape_chatgpt_json(conversation, rows):
     """The conversation in ChatGPT's own shape, rebuilt from every node ever captured."""
-    data = json.loads(conversation["conversation_json"] or "{}")
-    mapping = {}
+    data = chatgpt_json_head(conversation)
     children = children_of(rows)
-    for row in rows:
-        mapping[row["node_id"]] = {
-            "id": row["node_id"],
-            "message": json.loads(row["message_json"]) if row["message_json"] else None,
-            "parent": row["parent_id"],
-            "children": children.get(row["node_id"], []),
-        }
-    data["mapping"] = mapping
+    data["mapping"] = {
+        row["node_id"]: mapping_entry(row["node_id"], row["parent_id"], row["message_json"], children)
+        for row in rows
+    }
+    return data
+
+
+def chatgpt_json_head(conversation):
+    """Everything of ChatGPT's shape but the mapping: the conversation's own fields as last
+    captured, and the current node. (The page's streamed ``.json`` builds on this too.)"""
+    data = json.loads(conversation["conversation_json"] or "{}")
+    data.pop("mapping", None)
     data["current_node"] = conversation["current_node"] or conversation["current_leaf"]
     return data
+
+
+def mapping_entry(node_id, parent_id, message_json, children):
+    """One node of ChatGPT's ``mapping``; ``children``: node id -> child ids in order."""
+    return {
+        "id": node_id,
+        "message": json.loads(message_json) if message_json else None,
+        "parent": parent_id,
+        "children": children.get(node_id, []),
+    }
 
 
 def export_jsonl(conn, out, *, progress=None):

@@ -6,23 +6,22 @@ import json
 
 from datasette.utils.asgi import AsgiStream
 
+from ..export import chatgpt_json_head, mapping_entry
 from .render import children_of
 
 PAGE = 2000
 
 
 async def export_response(db, conversation, headers):
-    """The conversation in ChatGPT's own shape, rebuilt from every node ever captured."""
+    """The conversation in ChatGPT's own shape, rebuilt from every node ever captured: the
+    same document as ``archiver.export.reshape_chatgpt_json``, written a page of rows at a time."""
     cid = conversation["id"]
     skeleton = await db.execute_fn(lambda conn: conn.execute(
         "SELECT rowid, node_id, parent_id, child_index, create_time FROM chatgpt_message"
         " WHERE conversation_id = ? ORDER BY rowid", [cid]).fetchall())
     children = children_of([{"node_id": n, "parent_id": p, "child_index": i, "create_time": t}
                             for _, n, p, i, t in skeleton])
-    data = json.loads(conversation["conversation_json"] or "{}")
-    data.pop("mapping", None)
-    data["current_node"] = conversation["current_node"] or conversation["current_leaf"]
-    head = json.dumps(data, ensure_ascii=False)[:-1] + ', "mapping": {'
+    head = json.dumps(chatgpt_json_head(conversation), ensure_ascii=False)[:-1] + ', "mapping": {'
 
     async def send(writer):
         await writer.write(head)
@@ -32,10 +31,8 @@ async def export_response(db, conversation, headers):
                 "SELECT node_id, parent_id, message_json FROM chatgpt_message"
                 " WHERE rowid IN (SELECT value FROM json_each(?)) ORDER BY rowid", [ids]).fetchall())
             entries = (
-                json.dumps(node) + ": " + json.dumps({
-                    "id": node, "message": json.loads(message) if message else None,
-                    "parent": parent, "children": children.get(node, []),
-                }, ensure_ascii=False)
+                json.dumps(node) + ": " + json.dumps(mapping_entry(node, parent, message, children),
+                                                     ensure_ascii=False)
                 for node, parent, message in page
             )
             await writer.write(("" if start == 0 else ", ") + ", ".join(entries))
