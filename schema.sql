@@ -208,3 +208,8 @@ CREATE TRIGGER "chatgpt_textdoc_au" AFTER UPDATE ON "chatgpt_textdoc" BEGIN
   INSERT INTO "chatgpt_textdoc_fts" ("chatgpt_textdoc_fts", rowid, "title", "content") VALUES('delete', old.rowid, old."title", old."content");
   INSERT INTO "chatgpt_textdoc_fts" (rowid, "title", "content") VALUES (new.rowid, new."title", new."content");
 END;
+CREATE TABLE "chatgpt_capture_pending" (
+   "capture_id" INTEGER PRIMARY KEY REFERENCES "chatgpt_capture"("id"),
+   "failed_at" TEXT,
+   "error" TEXT
+);

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from datasette.app import Datasette
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -26,10 +27,11 @@ from .db import (
     archive_stats,
     ensure_secret,
     open_db,
-    prepare_capture,
-    save_capture,
+    receive_capture,
+    save_received,
     wanted_conversations,
 )
+from .deriving import Deriver
 from .guards import BodyGuard, BodyRefused, LoopbackHostGuard, error_response
 from .web.auth import WRITABLE_TABLES, authenticate
 from .web.config import browse_config, browse_metadata
@@ -100,6 +102,7 @@ def create_app(
     )
     ds.root_enabled = bool(root or public)
     archive = ds.get_database(name)
+    deriver = Deriver(archive)
 
     async def require_token(request):
         token = bearer_token(request.headers.get("authorization"))
@@ -115,12 +118,22 @@ def create_app(
     async def ingest(request):
         token_name = await require_token(request)
         body = await request.body()  # read after the token check; BodyGuard bounds size and time
-        capture = await run_in_threadpool(prepare_capture, body)
-        result = await archive.execute_write_fn(
-            lambda conn: save_capture(conn, capture, source="api", token_name=token_name)
+        # Answered once the raw capture is committed (checked to be JSON shaped like a
+        # conversation first, so bad input is still a 4xx); its rows are derived right after,
+        # in capture order.
+        received = await run_in_threadpool(receive_capture, body)
+        capture_id, duplicate, pending = await archive.execute_write_fn(
+            lambda conn: save_received(conn, received, source="api", token_name=token_name)
         )
+        done = None if duplicate else deriver.submit(capture_id, received.raw, received.data)
         return JSONResponse(
-            {"ok": True, **result.as_dict()}, status_code=200 if result.duplicate else 201
+            {"ok": True, "conversation_id": received.conversation_id, "capture_id": capture_id,
+             "duplicate": duplicate, "derived": not pending,
+             "messages": None, "new_messages": None, "unknown_content_types": None},
+            status_code=200 if duplicate else 201,
+            # The answer is sent first; the request ends when the rows are in, so in-process
+            # callers (and the access log) see the whole of it.
+            background=BackgroundTask(done.wait) if done else None,
         )
 
     async def wanted(request):
@@ -145,7 +158,9 @@ def create_app(
     async def lifespan(app):
         # Starlette does not pass lifespan events to mounted apps.
         await ds.invoke_startup()
+        await deriver.start()  # captures a killed run acknowledged get their rows first
         yield
+        await deriver.stop()
         await ds.invoke_shutdown()
 
     tables = "|".join(WRITABLE_TABLES)
