@@ -225,7 +225,7 @@ def measure(size_mb, tmp):
     floor = tmp / "floor.py"
     floor.write_text(FLOOR)
     importers = {
-        "chatgpt-archiver": lambda db: [VENV / "chatgpt-archiver", "import", "--quiet", db, folder],
+        "chatgpt-archiver": lambda db: [VENV / "chatgpt-archiver", "import", "--quiet", "--db", db, folder],
         "raw sqlite3": lambda db: [VENV / "python", script, export, db],
         "chatgpt-to-sqlite": lambda db: [C2S, "export", export, db],
         "floor (parse+gzip)": lambda db: [VENV / "python", floor, export],
