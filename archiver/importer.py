@@ -1,8 +1,9 @@
 """Importing OpenAI's data export (ZIP, extracted folder, conversations.json or the split
 conversations-NNN.json files) through the same reshape-and-save path as live captures.
 
-Conversations are streamed one at a time (ijson), so memory stays flat however large the
-export; they are written in batches, one transaction per batch. Assets are stored once by
+Conversations are cut out of the export one at a time as their exact bytes (jsonsplit), so
+memory stays flat however large the export and each is kept exactly as the export wrote it;
+they are written in batches, one transaction per batch. Assets are stored once by
 content hash; other export files land in tables; nothing unknown is fatal.
 """
 
@@ -14,11 +15,11 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-import ijson
 import sqlite_utils
 
-from .db import now_iso, prepare_capture, save_capture, search_index_paused, write_transaction
-from .reshape import MESSAGE_TABLE, NotAConversation, to_json
+from .db import bulk_loading, now_iso, prepare_capture, save_capture, search_index_paused, write_transaction
+from .jsonsplit import split_array
+from .reshape import MESSAGE_TABLE, BadJSON, NotAConversation, parse_json, to_json
 
 BATCH = 200  # conversations per transaction: few commits, bounded memory
 CONVERSATION_FILE = re.compile(r"^conversations(?:-\d+)?\.json$")
@@ -160,16 +161,17 @@ def _json_start(head):
 
 
 def iter_conversations(stream):
-    """Yield (index, conversation) from a conversations file: a JSON array streamed item by
-    item, or one conversation object."""
+    """Yield (index, exact bytes) of each conversation in a conversations file: a JSON array,
+    cut element by element, or one conversation object."""
     head = stream.read(64)
     first = _json_start(head)
     rest = _Prefixed(head, stream)
     if first == b"[":
-        for index, item in enumerate(ijson.items(rest, "item", use_float=True)):
-            yield index, item
+        yield from enumerate(split_array(rest))
     elif first == b"{":
-        yield 0, json.loads(rest.read())
+        raw = rest.read().strip()
+        json.loads(raw)  # one conversation, small: malformed is said of the file, as for an array
+        yield 0, raw
     else:
         raise ImportProblem("not JSON: expected a conversation list or object")
 
@@ -199,7 +201,7 @@ def import_paths(db, paths, progress=None, bulk=False):
     # in WAL mode NORMAL still never corrupts, it only may lose the last batch on power loss.
     db.conn.execute("PRAGMA synchronous = NORMAL")
     if bulk:
-        with search_index_paused(db.conn):
+        with bulk_loading(db.conn), search_index_paused(db.conn):
             return import_paths(db, paths, progress)
     summary = Summary()
     for path in paths:
@@ -245,7 +247,7 @@ def _import_conversations(db, entry, where, summary, progress):
                     batch = []
                     if progress:
                         progress(summary)
-    except (ijson.JSONError, ValueError) as e:
+    except ValueError as e:  # SplitError: the file is cut off or malformed past this point
         reason = str(e).splitlines()[0].strip() if str(e).strip() else type(e).__name__
         if seen:
             summary.skipped.append(f"{where}: truncated or malformed JSON after {seen} conversations ({reason})")
@@ -258,12 +260,16 @@ def _import_conversations(db, entry, where, summary, progress):
 
 def _save_batch(db, batch, where, summary):
     prepared = []
-    for index, item in batch:
-        label = _label(item, index)
+    for index, raw in batch:
         try:
-            prepared.append(prepare_capture(to_json(item).encode("utf-8"), data=item))
+            item = parse_json(raw)
+        except BadJSON as e:
+            summary.skipped.append(f"{where}: item {index}: {e}")
+            continue
+        try:
+            prepared.append(prepare_capture(raw, data=item))
         except NotAConversation as e:
-            summary.skipped.append(f"{where}: {label}: {e}")
+            summary.skipped.append(f"{where}: {_label(item, index)}: {e}")
     with write_transaction(db) as conn:
         for capture in prepared:
             cid = capture.conversation["id"]
