@@ -2,9 +2,9 @@
 
 A synthetic export folder (``conversations.json`` in the export shape, format reference §3-7 and
 §12; seeded, cached by size) is imported by three programs, each a fresh process writing a
-fresh database: ``chatgpt-archiver import``; a raw baseline (the same ijson stream and
-``reshape_conversation``, rows ``executemany``'d into one plain table: no FTS, no raw capture,
-no index but the primary key); and ``chatgpt-to-sqlite`` (``json.load`` of the whole file,
+fresh database: ``chatgpt-archiver import``; a raw baseline (the same split of the array,
+orjson and ``reshape_conversation``, rows ``executemany``'d into one plain table: no FTS, no
+raw capture, no index but the primary key); and ``chatgpt-to-sqlite`` (``json.load`` of the whole file,
 current branch only). A fourth, the floor, writes nothing: it cuts the array into each
 conversation's exact bytes, parses, hashes and gzips each, the least an importer that keeps
 every conversation as exported must do. Messages per second use one count for all: the
@@ -41,7 +41,8 @@ CACHE = Path(tempfile.gettempdir()) / "archiver-bench-exports"
 # The raw baseline, run as its own process like the other two. Untyped columns: the values
 # arrive already typed from Python, so declared types would change nothing stored.
 BASELINE = """
-import sqlite3, sys, ijson
+import sqlite3, sys, orjson
+from archiver.jsonsplit import split_array
 from archiver.reshape import MESSAGE_COLUMNS, reshape_conversation
 export, db = sys.argv[1:]
 conn = sqlite3.connect(db, isolation_level=None)
@@ -52,8 +53,8 @@ insert = f"INSERT INTO message VALUES ({', '.join('?' * len(MESSAGE_COLUMNS))})"
 n = rows = 0
 conn.execute("BEGIN")
 with open(export, "rb") as f:
-    for n, item in enumerate(ijson.items(f, "item", use_float=True), 1):
-        messages = reshape_conversation(item)["chatgpt_message"]
+    for n, raw in enumerate(split_array(f), 1):
+        messages = reshape_conversation(orjson.loads(raw))["chatgpt_message"]
         conn.executemany(insert, [[m[c] for c in MESSAGE_COLUMNS] for m in messages])
         rows += len(messages)
         if n % 1000 == 0:
