@@ -1,6 +1,7 @@
 """Bulk imports: the fast journal only for a new, empty archive; an archive that held data
 survives an import killed at any moment, whole and searchable."""
 
+import gzip
 import json
 import random
 import signal
@@ -79,3 +80,22 @@ def test_killing_a_bulk_import_never_harms_what_the_archive_held(tmp_path):
         interrupted += db.execute("select count(*) from chatgpt_conversation").fetchone()[0] < 403
         db.close()
     assert interrupted  # the kills did land mid-import
+
+
+def test_the_second_process_hands_over_the_same_captures_and_problems(tmp_path):
+    export = tmp_path / "conversations.json"
+    items = write_export(export, 60)
+    items.insert(30, {"id": "bad", "mapping": 3})
+    text = json.dumps(items)
+    export.write_text(text[: text.rindex(items[-1]["id"]) + 5])  # cut off in the last one
+    results = {}
+    for bulk in (False, True):
+        db = open_db(tmp_path / f"{bulk}.db")
+        summary = import_paths(db, [export], bulk=bulk)
+        bodies = db.execute("select conversation_id, sha256, body from chatgpt_capture order by id").fetchall()
+        results[bulk] = (summary.new, summary.messages, summary.skipped,
+                         [(c, s, gzip.decompress(b)) for c, s, b in bodies])
+    assert results[True] == results[False]
+    assert results[True][:3] == (59, 59 * 39, [
+        f"{export}: conversation bad: 'mapping' must be an object, got a number",
+        f"{export}: truncated or malformed JSON after 60 conversations (the array is cut off inside an element)"])
