@@ -82,7 +82,7 @@ def test_killing_a_bulk_import_never_harms_what_the_archive_held(tmp_path):
     assert interrupted  # the kills did land mid-import
 
 
-def test_the_second_process_hands_over_the_same_captures_and_problems(tmp_path):
+def test_a_bulk_import_stores_the_same_captures_counts_and_problems_as_a_plain_one(tmp_path):
     export = tmp_path / "conversations.json"
     items = write_export(export, 60)
     items.insert(30, {"id": "bad", "mapping": 3})
@@ -97,5 +97,5 @@ def test_the_second_process_hands_over_the_same_captures_and_problems(tmp_path):
                          [(c, s, gzip.decompress(b)) for c, s, b in bodies])
     assert results[True] == results[False]
     assert results[True][:3] == (59, 59 * 39, [
-        f"{export}: conversation bad: 'mapping' must be an object, got a number",
-        f"{export}: truncated or malformed JSON after 60 conversations (the array is cut off inside an element)"])
+        f"{export}: truncated or malformed JSON after 60 conversations (the array is cut off inside an element)",
+        f"{export}: conversation bad: 'mapping' must be an object, got a number"])
