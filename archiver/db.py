@@ -423,6 +423,20 @@ def save_derived(conn, capture_id, rows, error=None):
     return True
 
 
+def save_derived_unsynced(conn, capture_id, rows, error=None):
+    """``save_derived`` in a transaction of its own that does not wait for the disk (WAL,
+    synchronous=NORMAL: never corrupts). The raw capture was synced when kept; if a power cut
+    loses these rows, their pending mark is lost with them, so the next start derives them
+    again. The connection's sync level is put back for the writes that must be durable."""
+    level = conn.execute("PRAGMA synchronous").fetchone()[0]
+    conn.execute("PRAGMA synchronous = NORMAL")
+    try:
+        with conn:
+            return save_derived(conn, capture_id, rows, error)
+    finally:
+        conn.execute(f"PRAGMA synchronous = {int(level)}")
+
+
 def mark_failed(conn, capture_id, error):
     conn.execute("UPDATE chatgpt_capture_pending SET failed_at = ?, error = ? WHERE capture_id = ?",
                  [now_iso(), error, capture_id])

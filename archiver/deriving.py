@@ -15,7 +15,7 @@ import sqlite3
 
 from starlette.concurrency import run_in_threadpool
 
-from .db import derive_pending, mark_failed, pending_captures, read_capture, reshape_received, save_derived
+from .db import derive_pending, mark_failed, pending_captures, read_capture, reshape_received, save_derived_unsynced
 
 log = logging.getLogger("chatgpt_archiver")
 
@@ -62,8 +62,20 @@ class Deriver:
             self.wake.clear()
             try:
                 while ids := await self.database.execute_fn(pending_captures):
-                    for capture_id in ids:
-                        await self._derive(capture_id)
+                    # The next capture is reshaped (a worker thread) while this one's rows are
+                    # written (the write thread): two cores, as when prepare and store overlapped.
+                    upcoming = asyncio.ensure_future(self._reshape(ids[0]))
+                    for i, capture_id in enumerate(ids):
+                        reshaped, upcoming = upcoming, None
+                        try:
+                            rows, error = await reshaped
+                            if i + 1 < len(ids):
+                                upcoming = asyncio.ensure_future(self._reshape(ids[i + 1]))
+                            await self._save(capture_id, rows, error)
+                        except BaseException:
+                            if upcoming is not None:
+                                upcoming.cancel()
+                            raise
             except Exception as e:  # never let the worker die: later captures still need it
                 # Disk full, read-only: the capture stays pending, its raw bytes safe, and is
                 # retried on the next capture or the next start (read back from the archive).
@@ -73,13 +85,18 @@ class Deriver:
                     event.set()
                 self.waiters.clear()
 
-    async def _derive(self, capture_id):
+    async def _reshape(self, capture_id):
         raw, data = self.parsed.get(capture_id, (None, None))
         if raw is None:
             raw = await self.database.execute_fn(lambda conn: read_capture(conn, capture_id))
-        rows, error = await run_in_threadpool(reshape_received, raw, data)
+        if raw is None:  # gone (say, deleted through Datasette): nothing to derive
+            return None, "the capture is gone"
+        return await run_in_threadpool(reshape_received, raw, data)
+
+    async def _save(self, capture_id, rows, error):
         try:
-            await self.database.execute_write_fn(lambda conn: save_derived(conn, capture_id, rows, error))
+            await self.database.execute_write_fn(
+                lambda conn: save_derived_unsynced(conn, capture_id, rows, error), transaction=False)
         except sqlite3.Error as e:
             # The rows cannot be written (a trigger refused them, the disk is full): keep the
             # capture, marked failed, so one capture cannot hold up every later one.
