@@ -38,7 +38,7 @@ def test_a_new_empty_archive_loads_without_the_log_then_is_wal_and_whole(tmp_pat
     export = tmp_path / "conversations.json"
     write_export(export, 30)
     db = open_db(tmp_path / "a.db")
-    assert journal_modes_during_import(db, export) == {"memory"}
+    assert journal_modes_during_import(db, export) == {"truncate"}
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert db.execute("select count(*) from chatgpt_conversation").fetchone()[0] == 30
