@@ -133,7 +133,7 @@ def create_app(
             status_code=200 if duplicate else 201,
             # The answer is sent first; the request ends when the rows are in, so in-process
             # callers (and the access log) see the whole of it.
-            background=BackgroundTask(done.wait) if done else None,
+            background=BackgroundTask(deriver.wait, done) if done else None,
         )
 
     async def wanted(request):

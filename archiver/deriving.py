@@ -53,8 +53,17 @@ class Deriver:
         """A capture committed as pending: derive it soon. Returns an Event set when done."""
         self.parsed[capture_id] = raw, data
         event = self.waiters.setdefault(capture_id, asyncio.Event())
+        if self.task is None:  # an app run without its lifespan: the worker starts here
+            self.task = asyncio.create_task(self._run())
         self.wake.set()
         return event
+
+    async def wait(self, event, timeout=60):
+        """Until ``event`` is set, or ``timeout`` seconds (the rows still come; nobody waits)."""
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
 
     async def _run(self):
         while True:
