@@ -1,3 +1,3 @@
 """chatgpt-archiver: a lossless, searchable archive of your ChatGPT conversations."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -19,6 +19,18 @@ from .db import (
     rebuild,
     write_transaction,
 )
+from .privacy import (
+    EXCLUSION_KINDS,
+    SETTINGS,
+    NothingToForget,
+    PrivacyProblem,
+    add_exclusion,
+    forget_conversation,
+    get_settings,
+    list_exclusions,
+    remove_exclusion,
+    set_setting,
+)
 from .tokens import TokenError, create_token, list_tokens, revoke_token
 
 DEFAULT_DB = "archive.db"
@@ -158,7 +170,9 @@ def cli():
               help="Seconds a whole request body may take to arrive (408 after).")
 @click.option("--header-timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
               help="Seconds a request's headers may take to arrive before the connection is closed.")
-def serve(db, host, port, root, cors_origins, max_body, body_idle, body_deadline, header_timeout):
+@click.option("--max-asset", type=click.IntRange(min=1), default=None,
+              help="Largest file (image, audio, upload) the userscript may post, in bytes (default 50 MiB).")
+def serve(db, host, port, root, cors_origins, max_body, body_idle, body_deadline, header_timeout, max_asset):
     """Serve the ingest API and Datasette on one port. It keeps running until you press
     Ctrl+C: use a second terminal for the other commands.
 
@@ -168,11 +182,13 @@ def serve(db, host, port, root, cors_origins, max_body, body_idle, body_deadline
     """
     import uvicorn
 
-    from .app import DEFAULT_MAX_BODY, DEFAULT_ORIGINS, create_app, root_login_path
+    from .app import DEFAULT_MAX_ASSET, DEFAULT_MAX_BODY, DEFAULT_ORIGINS, create_app, root_login_path
     from .guards import is_loopback_name
     from .serving import CannotListen, header_deadline_protocol, listen
 
     public = not is_loopback_name(host.lower())
+    shown = f"[{host}]" if ":" in host else host
+    base = f"http://{shown}:{port}"
     # Take the port before anything else: a port in use is one line, and no banner claims
     # a server that never started.
     try:
@@ -188,16 +204,18 @@ def serve(db, host, port, root, cors_origins, max_body, body_idle, body_deadline
             max_body=max_body or DEFAULT_MAX_BODY,
             body_idle=body_idle,
             body_deadline=body_deadline,
+            max_asset=max_asset or DEFAULT_MAX_ASSET,
+            # Links in MCP results: an unspecified address (0.0.0.0) is no place to link to.
+            base_url=base if host not in ("0.0.0.0", "::") else f"http://127.0.0.1:{port}",
         )
     except ArchiveError as e:
         sock.close()
         raise click.ClickException(str(e)) from None
-    shown = f"[{host}]" if ":" in host else host
-    base = f"http://{shown}:{port}"
     click.echo(f"Archive:  {Path(db).resolve()}")
     click.echo(f"Browse:   {base}/")
     click.echo(f"Ingest:   POST {base}/api/conversations (Authorization: Bearer <token>)")
     click.echo(f"Capture:  install the userscript from {base}/userscript.user.js")
+    click.echo(f"MCP:      {base}/mcp (Authorization: Bearer <token from: token create --scope read>)")
     if public or root:
         click.echo(f"Sign in:  {base}{root_login_path(app)}  (one-time link)")
     if public:
@@ -217,12 +235,12 @@ def _write(db, change, *args, create=False):
     try:
         with write_transaction(database) as conn:
             return change(conn, *args)
-    except (TokenError, NoSuchConversation) as e:
+    except (TokenError, NoSuchConversation, PrivacyProblem, NothingToForget) as e:
         raise click.ClickException(str(e)) from None
 
 
-def _new_token(db, name):
-    return _write(db, create_token, name, create=True)
+def _new_token(db, name, scope="write"):
+    return _write(db, create_token, name, scope, create=True)
 
 
 @cli.group()
@@ -233,14 +251,19 @@ def token():
 @token.command(name="create")
 @db_option
 @click.option("-n", "--name", required=True, help="A name to recognise the token by, e.g. laptop.")
-def token_create(db, name):
+@click.option("-s", "--scope", type=click.Choice(["write", "read"]), default="write", show_default=True,
+              help="write: post captures and rows (browsers, scripts). read: search and read the archive"
+                   " over MCP (AI tools); it can never write.")
+def token_create(db, name, scope):
     """Create a token and print it. It is shown this once: store it where you need it.
 
     Example:
 
         TOKEN=$(chatgpt-archiver token create --name laptop)
+
+        chatgpt-archiver token create --name claude --scope read
     """
-    secret = _new_token(db, name)
+    secret = _new_token(db, name, scope)
     click.echo(secret)
     click.echo(f"Token {name!r} created; it will not be shown again.", err=True)
 
@@ -258,11 +281,11 @@ def token_list(db):
     if not rows:
         click.echo("No tokens. Create one with: chatgpt-archiver token create --name NAME")
         return
-    click.echo(f"{'name':<20} {'created':<29} {'last used':<29} status")
+    click.echo(f"{'name':<20} {'scope':<6} {'created':<29} {'last used':<29} status")
     for row in rows:
         status = f"revoked {row['revoked_at']}" if row["revoked_at"] else "active"
         click.echo(
-            f"{row['name']:<20} {row['created_at']:<29} {row['last_used_at'] or 'never':<29} {status}"
+            f"{row['name']:<20} {row['scope']:<6} {row['created_at']:<29} {row['last_used_at'] or 'never':<29} {status}"
         )
 
 
@@ -347,6 +370,9 @@ def _report(summary, db_path):
         click.echo(f"Assets: {summary.assets:,} stored, {summary.assets_known:,} already there.")
     if summary.textdocs:
         click.echo(f"Canvas documents: {summary.textdocs:,}.")
+    if summary.excluded:
+        click.echo(f"Left out by the archive's privacy settings (exclusions, temporary chats):"
+                   f" {summary.excluded:,} conversations.")
     if summary.tables:
         click.echo(f"Export files kept as tables: {', '.join(summary.tables)}.")
     for where in summary.unknown:
@@ -373,7 +399,7 @@ def snippet(db, token_name, url):
 
     Example:
 
-        chatgpt-archiver snippet --token-name console | pbcopy
+        chatgpt-archiver snippet --token-name console
     """
     from .scripts import render_snippet
 
@@ -417,11 +443,155 @@ def _change_publication(db, conversation_id, change, done):
     click.echo(f"Conversation {conversation_id} {done}.")
 
 
+@cli.command()
+@click.option("-d", "--db", default="sample.db", show_default=True, type=click.Path(dir_okay=False),
+              help="Where to write the sample archive (never your real one: no environment variable).")
+def sample(db):
+    """Load a synthetic sample archive, so you can see every page populated before you
+    capture or import anything: conversations from today back to last year, branches,
+    reasoning, code, maths, citations, pictures and a canvas. Everything in it is invented.
+
+    Example:
+
+        chatgpt-archiver sample
+    """
+    import tempfile
+
+    from .importer import import_paths
+    from .sample import sample_conversations, write_sample_export
+
+    # Whole hours: loading the sample twice within the hour changes nothing.
+    now = time.time() // 3600 * 3600
+    ours = {c["id"] for c in sample_conversations(now)[0]}
+    if Path(db).exists():
+        database = _open(db)
+        others = [cid for (cid,) in database.conn.execute("SELECT id FROM chatgpt_conversation")
+                  if cid not in ours]
+        if others:
+            raise click.ClickException(
+                f"{db} holds {len(others):,} conversations that are not the sample's;"
+                " refusing to mix the sample into them (name another file with --db)")
+    else:
+        database = _open(db, create=True)
+    with tempfile.TemporaryDirectory() as folder:
+        export = Path(folder) / "sample-export.zip"
+        count = write_sample_export(export, now)
+        summary = import_paths(database, [str(export)])
+    if summary.skipped:
+        raise click.ClickException(f"the sample did not load whole: {summary.skipped[0]}")
+    stats = archive_stats(database.conn)
+    pictures = database.conn.execute("SELECT count(*) FROM chatgpt_asset").fetchone()[0]
+    click.echo(f"Sample archive ready in {db}: {count} conversations, {stats['messages']:,} messages,"
+               f" {pictures} pictures and a canvas document.")
+    click.echo(f"Browse it: chatgpt-archiver serve --db {db}")
+    click.echo("then open http://127.0.0.1:8001/ in your browser.")
+
+
+@cli.group()
+def exclude():
+    "Keep projects, GPTs or conversations out of the archive."
+
+
+_KIND = click.argument("kind", type=click.Choice(EXCLUSION_KINDS), metavar="KIND")
+
+
+@exclude.command(name="add")
+@db_option
+@_KIND
+@click.argument("id")
+def exclude_add(db, kind, id):
+    """Never store this project (g-p-…), GPT (g-…) or conversation again: live captures are
+    skipped and imports leave it out. What is already archived stays until you forget it.
+
+    Example:
+
+        chatgpt-archiver exclude add project g-p-6851c0de
+    """
+    held = _write(db, add_exclusion, kind, id, create=True)
+    click.echo(f"Excluded {kind} {id}: it will not be archived from now on.")
+    if held:
+        click.echo(f"The archive already holds {held} conversation(s) of it; remove them with"
+                   " chatgpt-archiver forget CONVERSATION_ID.")
+
+
+@exclude.command(name="remove")
+@db_option
+@_KIND
+@click.argument("id")
+def exclude_remove(db, kind, id):
+    """Archive this project, GPT or conversation again from now on.
+
+    Example:
+
+        chatgpt-archiver exclude remove project g-p-6851c0de
+    """
+    _write(db, remove_exclusion, kind, id)
+    click.echo(f"{kind.capitalize()} {id} is no longer excluded.")
+
+
+@exclude.command(name="list")
+@db_option
+def exclude_list(db):
+    """List what is excluded.
+
+    Example:
+
+        chatgpt-archiver exclude list
+    """
+    rows = list_exclusions(_open(db).conn)
+    if not rows:
+        click.echo("Nothing is excluded. Exclude with: chatgpt-archiver exclude add KIND ID")
+        return
+    for row in rows:
+        click.echo(f"{row['kind']:<13} {row['id']}  (since {row['added_at']})")
+
+
+@cli.command()
+@db_option
+@click.argument("conversation_id")
+def forget(db, conversation_id):
+    """Delete one conversation from the archive for good: its messages, captures, canvas
+    documents, search entries, and the files no other conversation uses. Nothing else in
+    chatgpt-archiver ever deletes. To keep it from coming back, also exclude it.
+
+    Example:
+
+        chatgpt-archiver forget 6a1b2c3d-0000-8000-8000-00000000beef
+    """
+    gone = _write(db, forget_conversation, conversation_id)
+    click.echo(f"Forgot {conversation_id}: {gone.describe()}.")
+
+
+@cli.command()
+@db_option
+@click.argument("name", required=False, type=click.Choice(list(SETTINGS)), metavar="[SETTING")
+@click.argument("value", required=False, type=click.Choice(["on", "off"]), metavar="[on|off]]")
+def settings(db, name, value):
+    """Show the archive's privacy settings, or set one to on or off. The server applies
+    them to every capture, whatever the userscript does.
+
+    Example:
+
+        chatgpt-archiver settings archive-temporary-chats on
+    """
+    if name is None:
+        current = get_settings(_open(db).conn)
+        for key, (default, meaning) in SETTINGS.items():
+            click.echo(f"{key} = {current[key]}  (default {default}) keeps {meaning}")
+        return
+    if value is None:
+        click.echo(get_settings(_open(db).conn)[name])
+        return
+    _write(db, set_setting, name, value, create=True)
+    click.echo(f"{name} = {value}")
+
+
 @cli.command(name="rebuild")
 @db_option
 def rebuild_(db):
     """Re-derive all conversation and message rows from the stored raw captures, e.g.
-    after upgrading to a better reshaper. Captured history is never lost.
+    after upgrading to a better reshaper, and recompute the semantic-search embeddings.
+    Captured history is never lost.
 
     Example:
 
@@ -430,7 +600,127 @@ def rebuild_(db):
     database = _open(db)
     with write_transaction(database) as conn:
         replayed, skipped = rebuild(conn)
+        conn.execute("DELETE FROM chatgpt_embedding")
     click.echo(f"Rebuilt from {replayed} captures" + (f" ({skipped} unreadable)" if skipped else ""))
+    click.echo(f"Embedded {_embed(database, quiet=False):,} messages for semantic search.")
+
+
+def _embed(database, quiet):
+    from .semantic import SemanticUnavailable, embed_pending
+
+    with click.progressbar(length=1, label="Embedding", file=sys.stderr, show_pos=True, show_eta=True,
+                           hidden=quiet or not sys.stderr.isatty()) as bar:
+        def progress(done, total):
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+
+        try:
+            count = embed_pending(database, progress=progress)
+        except SemanticUnavailable as e:
+            raise click.ClickException(f"semantic search is unavailable: {e}") from None
+    return count
+
+
+@cli.command()
+@db_option
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def embed(db, quiet):
+    """Compute the semantic-search embeddings of messages that have none yet (new or changed
+    since). serve does this by itself after each capture; run this after a big import, or
+    to catch up without a server. Offline: the model ships inside the wordllama package.
+
+    Example:
+
+        chatgpt-archiver embed
+    """
+    count = _embed(_open(db), quiet)
+    click.echo(f"Embedded {count:,} messages." if count else "Every message is embedded already.")
+
+
+@cli.command()
+@db_option
+@click.option("--base-url", default="http://127.0.0.1:8001", show_default=True,
+              help="The archive server's address, for the links in results.")
+def mcp(db, base_url):
+    """Serve the archive to an AI tool over MCP on standard input and output (read-only).
+    Desktop clients start this themselves; see the README for their configuration.
+
+    Example:
+
+        chatgpt-archiver mcp --db ~/archive.db
+    """
+    from .mcp_server import serve_stdio
+
+    if not Path(db).is_file():
+        raise click.ClickException(f"no archive at {db}: {NO_ARCHIVE_HINT}")
+    try:
+        serve_stdio(db, base_url=base_url)
+    except KeyboardInterrupt:
+        pass
+
+
+@cli.group()
+def export():
+    "Export the archive: a folder of Markdown notes, or JSONL in ChatGPT's own shape."
+
+
+@export.command(name="markdown")
+@db_option
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--base-url", default="http://127.0.0.1:8001", show_default=True,
+              help="The archive server's address, for the links back from every note.")
+@click.option("--all-branches", is_flag=True, help="Every branch of each conversation, not just the current one.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def export_markdown_(db, directory, base_url, all_branches, quiet):
+    """Write one Markdown note per conversation into DIRECTORY (an Obsidian vault, say):
+    YAML front matter, the current branch, files copied to DIRECTORY/assets. Re-running
+    rewrites only the conversations that changed.
+
+    Example:
+
+        chatgpt-archiver export markdown ~/Notes/ChatGPT
+    """
+    from .export import ExportError, export_markdown
+
+    database = _open(db)
+    with click.progressbar(length=1, label="Exporting", file=sys.stderr, show_pos=True,
+                           hidden=quiet or not sys.stderr.isatty()) as bar:
+        def progress(done, total):
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+
+        try:
+            result = export_markdown(database.conn, directory, base_url=base_url,
+                                     all_branches=all_branches, progress=progress)
+        except (ExportError, OSError) as e:
+            raise click.ClickException(f"cannot export to {directory}: {e}") from None
+    click.echo(
+        f"Exported to {directory}: {result['written']:,} notes written, {result['unchanged']:,} unchanged"
+        + (f", {result['removed']:,} removed" if result["removed"] else "")
+        + (f", {result['assets']:,} files copied" if result["assets"] else "") + "."
+    )
+
+
+@export.command(name="jsonl")
+@db_option
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+def export_jsonl_(db, file):
+    """Write every conversation, every branch, in ChatGPT's own JSON shape, one per line
+    (- for standard output): for scripts, other tools, or a model to read.
+
+    Example:
+
+        chatgpt-archiver export jsonl conversations.jsonl
+    """
+    from .export import export_jsonl
+
+    database = _open(db)
+    try:
+        with click.open_file(file, "w", encoding="utf-8", atomic=file != "-") as out:
+            count = export_jsonl(database.conn, out)
+    except OSError as e:
+        raise click.ClickException(f"cannot write {file}: {e}") from None
+    click.echo(f"Exported {count:,} conversations to {file}.", err=True)
 
 
 @cli.command()

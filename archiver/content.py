@@ -73,6 +73,13 @@ def render_content(content, *, recipient=None, metadata=None):
     if ctype == "text" and isinstance(recipient, str) and recipient.startswith("canmore."):
         text = _canvas(text)
     text = _with_citations(text, metadata)
+    report = deep_research_report(metadata)
+    if report:
+        text = _join([text, _with_citations(report[0], report[1])])
+    results = search_results(metadata)
+    if results:
+        text = _join([text, "Search results:\n" + "\n".join(
+            _join([_source(r), r["snippet"]]) for r in results)])
     return text, unknown
 
 
@@ -235,6 +242,58 @@ def _with_citations(text, metadata):
     if lines:
         text = _join([text, "Sources:\n" + "\n".join(lines)])
     return text
+
+
+def search_results(metadata):
+    """The web-search results a message carries (``metadata.search_result_groups``, the
+    only place ``web.run`` keeps them): ``[{title, url, snippet, domain, ref}, ...]``, where
+    ``ref`` is ``"turn0search3"``-style, as the answer's citation markers name them."""
+    metadata = metadata if isinstance(metadata, dict) else {}
+    out = []
+    for group in _dicts(metadata.get("search_result_groups")):
+        for entry in _dicts(group.get("entries")):
+            ref = entry.get("ref_id") if isinstance(entry.get("ref_id"), dict) else {}
+            key = ""
+            if isinstance(ref.get("turn_index"), int) and isinstance(ref.get("ref_index"), int):
+                key = f"turn{ref['turn_index']}{_str(ref.get('ref_type')) or 'search'}{ref['ref_index']}"
+            out.append({
+                "title": _str(entry.get("title")), "url": _str(entry.get("url")),
+                "snippet": _str(entry.get("snippet")), "domain": _str(group.get("domain")), "ref": key,
+            })
+    return [r for r in out if r["title"] or r["url"] or r["snippet"]]
+
+
+def deep_research_report(metadata):
+    """A Deep Research report, which lives in ``metadata.chatgpt_sdk.widget_state`` (a JSON
+    string, sometimes an object) as ``report_message``: ``(text, report_metadata)`` or None.
+    The report's citations are in its own metadata or next to it in the widget state."""
+    metadata = metadata if isinstance(metadata, dict) else {}
+    sdk = metadata.get("chatgpt_sdk")
+    state = sdk.get("widget_state") if isinstance(sdk, dict) else None
+    if isinstance(state, str):
+        try:
+            state = json.loads(state)
+        except ValueError:
+            return None
+    if not isinstance(state, dict):
+        return None
+    report = state.get("report_message")
+    if isinstance(report, str):
+        text, report_meta = report, {}
+    elif isinstance(report, dict):
+        content = report.get("content")
+        report_meta = report.get("metadata") if isinstance(report.get("metadata"), dict) else {}
+        if isinstance(content, dict):
+            text = _parts(content.get("parts"), []) or _str(content.get("text"))
+        else:
+            text = _str(content) or _str(report.get("text"))
+    else:
+        return None
+    if not text.strip():
+        return None
+    if not report_meta.get("content_references") and _dicts(state.get("content_references")):
+        report_meta = dict(report_meta, content_references=state["content_references"])
+    return text, report_meta
 
 
 def _source(ref):

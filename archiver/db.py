@@ -24,16 +24,19 @@ import sqlite_utils
 # gzip.decompress reads these), about 4x faster at level 1, which ingest waits for.
 from isal import igzip
 
-from .migrations import migrations
+from .migrations import CAPTURE_WRITING, migrations
 from .reshape import (
     ASSET_LINK_TABLE,
     CONVERSATION_COLUMNS,
     CONVERSATION_TABLE,
     MESSAGE_COLUMNS,
     MESSAGE_TABLE,
+    ADMISSION_FIELDS,
     NotAConversation,
+    admission_row,
     conversation_key,
     parse_json,
+    refuse_too_many_nodes,
     reshape_conversation,
     to_epoch,
 )
@@ -79,7 +82,7 @@ def pause_search_index(conn):
     with conn:
         triggers = conn.execute(
             "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'chatgpt_message'"
-            " AND name LIKE 'chatgpt_message_a_'"
+            " AND (name LIKE 'chatgpt_message_a_' OR name LIKE 'chatgpt_message_trigram_a_')"
         ).fetchall()
         conn.execute(
             "INSERT OR REPLACE INTO archiver_meta (key, value) VALUES (?, ?)", [_PAUSED, json.dumps(triggers)]
@@ -97,7 +100,8 @@ def ensure_search_index(conn):
         for name, sql in json.loads(row[0]):
             conn.execute(f"DROP TRIGGER IF EXISTS [{name}]")
             conn.execute(sql)
-        conn.execute("INSERT INTO chatgpt_message_fts (chatgpt_message_fts) VALUES ('rebuild')")
+        for index in ("chatgpt_message_fts", "chatgpt_message_trigram"):
+            conn.execute(f"INSERT INTO {index} ({index}) VALUES ('rebuild')")
         conn.execute("DELETE FROM archiver_meta WHERE key = ?", [_PAUSED])
 
 
@@ -292,10 +296,12 @@ def save_capture(conn, capture, *, source, token_name=None):
 class Received:
     """A capture checked enough to answer for: valid JSON shaped like a conversation, hashed
     and compressed. Its rows are derived later (``reshape_received``, ``save_derived``);
-    ``data`` is its parsed form when the check had to parse it whole, else None."""
+    ``data`` is its parsed form when the check had to parse it whole, else None;
+    ``conversation`` the fields of its row the privacy settings judge (``admission_row``)."""
 
     raw: bytes
     data: dict | None
+    conversation: dict
     conversation_id: str
     update_time: float
     shape: str
@@ -306,7 +312,7 @@ class Received:
 # The top level only: every nested value is checked to be well-formed JSON and kept as its
 # bytes, unparsed (about 20x faster than parsing it all; the rows are derived after the answer).
 _TOP_LEVEL = msgspec.json.Decoder(dict[str, msgspec.Raw])
-_CHECKED = ("conversation_id", "id", "update_time")
+_CHECKED = (*ADMISSION_FIELDS, "update_time")
 
 
 def receive_capture(raw):
@@ -317,13 +323,14 @@ def receive_capture(raw):
     # Serial: the quick check takes a millisecond, and a hand-off to another thread for the
     # hash and compression costs more than it saves on a busy machine.
     data = None
+    refuse_too_many_nodes(raw)  # before anything is parsed, as parse_json does
     quick = _quick_check(raw)
     if quick is None:  # anything off the common path: parsed whole, the reshaper's checks
         data = parse_json(raw)
         quick = data, _shape(data)
     top, shape = quick
     cid = conversation_key(top)
-    return Received(raw, data, cid, to_epoch(top.get("update_time")), shape,
+    return Received(raw, data, admission_row(top), cid, to_epoch(top.get("update_time")), shape,
                     hashlib.sha256(raw).hexdigest(), compress(raw))
 
 
@@ -416,14 +423,27 @@ def save_derived(conn, capture_id, rows, error=None):
     row = conn.execute(
         "SELECT c.received_at FROM chatgpt_capture_pending p JOIN chatgpt_capture c ON c.id = p.capture_id"
         " WHERE p.capture_id = ?", [capture_id]).fetchone()
-    if row is None:
+    if row is None:  # not pending; or its capture is gone (forgotten): nothing to derive
+        conn.execute("DELETE FROM chatgpt_capture_pending WHERE capture_id = ?", [capture_id])
         return False
     if rows is None:
         mark_failed(conn, capture_id, error)
         return True
+    # Exactly what save_capture does after keeping the bytes: the security marker and the
+    # time bound (by when the capture arrived) are save_rows' own.
     save_rows(conn, rows, captured_at=row[0])
+    note_capture_account(conn, capture_id, rows[CONVERSATION_TABLE][0]["id"])
     conn.execute("DELETE FROM chatgpt_capture_pending WHERE capture_id = ?", [capture_id])
     return True
+
+
+def note_capture_account(conn, capture_id, conversation_id):
+    """The account a capture came with (intake.record_account noted it on the capture when it
+    was kept) goes on its conversation once that has rows, if none is noted yet."""
+    conn.execute(
+        "UPDATE chatgpt_conversation SET account_id = (SELECT account_id FROM chatgpt_capture WHERE id = ?1)"
+        " WHERE id = ?2 AND account_id IS NULL"
+        " AND (SELECT account_id FROM chatgpt_capture WHERE id = ?1) IS NOT NULL", [capture_id, conversation_id])
 
 
 def save_derived_unsynced(conn, capture_id, rows, error=None):
@@ -491,7 +511,11 @@ _MESSAGE_UPSERT = (
     _MESSAGE_INSERT
     + " ON CONFLICT(id) DO UPDATE SET "
     + ", ".join(f"[{c}] = {_KEEP_STRUCTURE.get(c, f'excluded.[{c}]')}" for c in _UPDATED)
-    + " WHERE ({}) IS NOT ({})".format(
+    # Never another conversation's row, nor another node's (defence in depth: ids are given so
+    # that this cannot happen, see _assign_row_ids).
+    + " WHERE chatgpt_message.conversation_id IS excluded.conversation_id"
+    + " AND chatgpt_message.node_id IS excluded.node_id"
+    + " AND ({}) IS NOT ({})".format(
         ", ".join(f"chatgpt_message.[{c}]" for c in _UPDATED), ", ".join(f"excluded.[{c}]" for c in _UPDATED)
     )
 )
@@ -506,14 +530,33 @@ _CONVERSATION_UPSERT = _CONVERSATION_INSERT + " ON CONFLICT(id) DO UPDATE SET " 
 _CONVERSATION_INSERT_MISSING = _CONVERSATION_INSERT + " ON CONFLICT DO NOTHING"
 
 
-def save_rows(conn, rows, *, captured_at=None, authoritative=False):
+def save_rows(conn, rows, *, captured_at=None, authoritative=False, received_at=None):
     """Merge one conversation's reshaped rows; returns how many messages are new.
 
     A capture at least as new as what is stored (by the conversation's ``update_time``)
     updates every field and decides the current branch. An older one (say, an export
     imported after live captures) only adds the nodes we did not have. Nothing is deleted.
     ``authoritative`` treats the capture as newest whatever its time (used by rebuild).
+    No time is trusted beyond when the capture arrived (``received_at``, else
+    ``captured_at``, else now) plus TRUST_MARGIN: see bound_times.
     """
+    rows = bound_times(rows, received_at or captured_at)
+    with writing_as_capture(conn):
+        return _save_rows(conn, rows, captured_at, authoritative)
+
+
+@contextmanager
+def writing_as_capture(conn):
+    """Tells the database guards (migrations.m016) that a capture writes: the marker lives
+    only inside this uncommitted transaction, so no other writer ever sees it."""
+    conn.execute("INSERT OR REPLACE INTO archiver_meta (key, value) VALUES (?, '1')", [CAPTURE_WRITING])
+    try:
+        yield
+    finally:
+        conn.execute("DELETE FROM archiver_meta WHERE key = ?", [CAPTURE_WRITING])
+
+
+def _save_rows(conn, rows, captured_at, authoritative):
     conversation = rows[CONVERSATION_TABLE][0]
     cid = conversation["id"]
     stored = conn.execute(
@@ -557,28 +600,68 @@ def save_rows(conn, rows, *, captured_at=None, authoritative=False):
     return sum(1 for m in messages if m["node_id"] not in known)
 
 
+# How far past its arrival a capture's times are believed: ChatGPT's clock and ours may
+# differ by a little. A capture claiming a later time is clamped to this bound, so a forged
+# future update_time wins for at most this long, and never outlives a genuine later capture.
+TRUST_MARGIN = 600.0
+
+
+def epoch_of(iso):
+    """Seconds of one of our own ISO receive times (``now_iso()``); None if unreadable."""
+    try:
+        return datetime.fromisoformat(iso).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+def bound_times(rows, received_at=None):
+    """The rows with every time clamped to ``received_at`` (ISO) + TRUST_MARGIN. Pure."""
+    received = epoch_of(received_at) if received_at else None
+    bound = (received if received is not None else datetime.now(timezone.utc).timestamp()) + TRUST_MARGIN
+
+    def clamp(row):
+        late = [c for c in ("create_time", "update_time") if row[c] is not None and row[c] > bound]
+        return dict(row, **dict.fromkeys(late, bound)) if late else row
+
+    return dict(rows, **{
+        CONVERSATION_TABLE: [clamp(r) for r in rows[CONVERSATION_TABLE]],
+        MESSAGE_TABLE: [clamp(m) for m in rows[MESSAGE_TABLE]],
+    })
+
+
 def _assign_row_ids(conn, cid, messages, mine):
     """Message rows are keyed by node id, as in the 2023 design. Node ids are not always
     unique across conversations (every 2025 root is ``client-created-root``), so a node whose
-    id another conversation already holds gets ``<conversation id>:<node id>`` instead.
-    Ids, once given, are kept (``mine``: this conversation's node id -> row id)."""
+    id is taken gets ``<conversation id>:<node id>``, and should that be taken too (ids may
+    hold colons, so ``a`` + ``b:c`` and ``a:b`` + ``c`` meet), ``...:2``, ``...:3``, then a
+    random suffix.
+    A candidate is used only when no row at all has it, so a new node never lands in a row
+    another conversation, or another node, owns. Ids, once given, are kept (``mine``: this
+    conversation's node id -> row id)."""
     fresh = [m["node_id"] for m in messages if m["node_id"] not in mine]
-    taken = set()
-    if fresh:
-        taken = {
-            r[0]
-            for r in conn.execute(
-                "SELECT id FROM chatgpt_message WHERE id IN (SELECT value FROM json_each(?))"
-                " AND conversation_id IS NOT ?",
-                [json.dumps(fresh), cid],
-            )
-        }
-    out = []
-    for m in messages:
-        node = m["node_id"]
-        row_id = mine.get(node) or (f"{cid}:{node}" if node in taken else node)
-        out.append(m if row_id == m["id"] else dict(m, id=row_id))
-    return out
+    if not fresh:
+        return [m if mine[m["node_id"]] == m["id"] else dict(m, id=mine[m["node_id"]]) for m in messages]
+    candidates = [c for node in fresh for c in (node, f"{cid}:{node}")]
+    used = set(mine.values()) | {
+        r[0] for r in conn.execute(
+            "SELECT id FROM chatgpt_message WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(candidates)]
+        )
+    }
+    given = dict(mine)
+    for node in fresh:
+        row_id = next((c for c in (node, f"{cid}:{node}") if c not in used), None)
+        attempt = 2
+        while row_id is None:  # rare: only when someone chose ids to collide
+            # After two tries an unguessable suffix: rows made in advance cannot make this long.
+            candidate = f"{cid}:{node}:{attempt if attempt < 4 else secrets.token_hex(8)}"
+            if candidate not in used and conn.execute(
+                "SELECT 1 FROM chatgpt_message WHERE id = ?", [candidate]
+            ).fetchone() is None:
+                row_id = candidate
+            attempt += 1
+        used.add(row_id)
+        given[node] = row_id
+    return [m if given[m["node_id"]] == m["id"] else dict(m, id=given[m["node_id"]]) for m in messages]
 
 
 def rebuild(conn, *, progress=None):
@@ -591,14 +674,22 @@ def rebuild(conn, *, progress=None):
     Returns (captures replayed, captures skipped).
     """
     replayed = skipped = 0
+    nodes = set()  # (conversation, node) of every capture replayed
+    # Each capture's claimed time counts only up to when it arrived (plus the margin), as it
+    # did live: a capture that lied about the future cannot end up last.
     ids = [
-        r[0]
-        for r in conn.execute(
-            "SELECT id FROM chatgpt_capture ORDER BY conversation_id, coalesce(update_time, 0), id"
+        capture_id
+        for _, _, capture_id in sorted(
+            (cid or "", _trusted_time(update_time, received), capture_id)
+            for capture_id, cid, update_time, received in conn.execute(
+                "SELECT id, conversation_id, update_time, received_at FROM chatgpt_capture"
+            )
         )
     ]
     for capture_id in ids:
-        (body,) = conn.execute("SELECT body FROM chatgpt_capture WHERE id = ?", [capture_id]).fetchone()
+        body, received = conn.execute(
+            "SELECT body, received_at FROM chatgpt_capture WHERE id = ?", [capture_id]
+        ).fetchone()
         try:
             capture = prepare_capture(decompress(body))
         except ValueError as e:
@@ -606,14 +697,47 @@ def rebuild(conn, *, progress=None):
                 mark_failed(conn, capture_id, str(e))
             skipped += 1
             continue
-        save_rows(conn, capture.rows, authoritative=True)
-        conn.execute("DELETE FROM chatgpt_capture_pending WHERE capture_id = ?", [capture_id])
+        save_rows(conn, capture.rows, authoritative=True, received_at=received)
+        cid = capture.conversation["id"]
+        nodes.update((cid, m["node_id"]) for m in capture.rows[MESSAGE_TABLE])
+        if conn.execute("DELETE FROM chatgpt_capture_pending WHERE capture_id = ?", [capture_id]).rowcount:
+            note_capture_account(conn, capture_id, cid)
         replayed += 1
         if progress:
             progress(replayed + skipped, len(ids))
+    _drop_strays(conn, nodes)
     for table in ("chatgpt_message", "chatgpt_conversation"):
-        conn.execute(f"INSERT INTO {table}_fts ({table}_fts) VALUES ('rebuild')")
+        for index in (f"{table}_fts", f"{table}_trigram"):
+            conn.execute(f"INSERT INTO {index} ({index}) VALUES ('rebuild')")
     return replayed, skipped
+
+
+def _drop_strays(conn, nodes):
+    """Before the insert API was held back (m016), a token could move a captured message into
+    another conversation. Replaying has put every captured node back where its captures say;
+    a row left in a captured conversation that none of its captures holds, but another
+    conversation's captures do, is such a moved copy, and goes."""
+    by_node = {}
+    for cid, node in nodes:
+        by_node.setdefault(node, set()).add(cid)
+    captured = {cid for cid, _ in nodes}
+    strays = [
+        row_id
+        for row_id, cid, node in conn.execute("SELECT id, conversation_id, node_id FROM chatgpt_message")
+        if cid in captured and (cid, node) not in nodes and by_node.get(node, set()) - {cid}
+    ]
+    with writing_as_capture(conn):
+        conn.executemany("DELETE FROM chatgpt_message WHERE id = ?", [[r] for r in strays])
+        conn.execute(
+            "UPDATE chatgpt_conversation SET message_count = (SELECT count(*) FROM chatgpt_message m"
+            " WHERE m.conversation_id = chatgpt_conversation.id AND m.author_role IS NOT NULL)"
+        )
+
+
+def _trusted_time(update_time, received_at):
+    claimed = to_epoch(update_time) or 0.0
+    received = epoch_of(received_at)
+    return claimed if received is None else min(claimed, received + TRUST_MARGIN)
 
 
 def archive_stats(conn):

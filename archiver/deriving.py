@@ -21,8 +21,9 @@ log = logging.getLogger("chatgpt_archiver")
 
 
 class Deriver:
-    def __init__(self, database):
+    def __init__(self, database, on_derived=None):
         self.database = database  # a Datasette Database
+        self.on_derived = on_derived  # called after each capture's rows are in (wakes the embedder)
         self.parsed = {}  # capture id -> (raw bytes, parsed JSON or None), until derived
         self.waiters = {}  # capture id -> Event set once it is derived (or failed)
         self.wake = asyncio.Event()
@@ -34,20 +35,21 @@ class Deriver:
         if derived or failed:
             log.warning("derived %d captures left pending by the last run (%d could not be reshaped)",
                         derived, failed)
+            if self.on_derived:
+                self.on_derived()
         self.task = asyncio.create_task(self._run())
 
-    async def stop(self):
-        """Finish what is pending, then stop."""
-        if self.task is None:
+    async def finish(self, grace):
+        """Wait at most ``grace`` seconds for the captures already submitted to be derived (the
+        caller then cancels ``task``; what is left stays pending and is derived at the next start)."""
+        if self.task is None or not self.waiters:
             return
-        if self.waiters:
-            await asyncio.wait([asyncio.create_task(e.wait()) for e in self.waiters.values()], timeout=30)
-        self.task.cancel()
+        waits = [asyncio.create_task(e.wait()) for e in self.waiters.values()]
         try:
-            await self.task
-        except asyncio.CancelledError:
-            pass
-        self.task = None
+            await asyncio.wait(waits, timeout=grace)
+        finally:
+            for w in waits:
+                w.cancel()
 
     def submit(self, capture_id, raw, data=None):
         """A capture committed as pending: derive it soon. Returns an Event set when done."""
@@ -61,8 +63,10 @@ class Deriver:
     async def wait(self, event, timeout=60):
         """Until ``event`` is set, or ``timeout`` seconds (the rows still come; nobody waits)."""
         try:
-            await asyncio.wait_for(event.wait(), timeout)
-        except asyncio.TimeoutError:
+            # Not wait_for: on Python 3.11 it can swallow a cancellation (see test_shutdown).
+            async with asyncio.timeout(timeout):
+                await event.wait()
+        except TimeoutError:
             pass
 
     async def _run(self):
@@ -111,6 +115,9 @@ class Deriver:
             # capture, marked failed, so one capture cannot hold up every later one.
             await self.database.execute_write_fn(lambda conn: mark_failed(conn, capture_id, f"cannot write rows: {e}"))
             log.error("capture %d kept but not derived: %s", capture_id, e)
+        else:
+            if rows is not None and self.on_derived:
+                self.on_derived()
         finally:
             self.parsed.pop(capture_id, None)
             event = self.waiters.pop(capture_id, None)

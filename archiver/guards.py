@@ -106,7 +106,8 @@ class BodyGuard:
                 wait = min(self.idle, end - time.monotonic())
                 if wait <= 0:
                     raise TimeoutError
-                message = await asyncio.wait_for(receive(), wait)
+                async with asyncio.timeout(wait):  # not wait_for: on 3.11 it can swallow a cancellation
+                    message = await receive()
             except TimeoutError:
                 raise await refuse(408) from None
             if message["type"] == "http.request":

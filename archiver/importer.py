@@ -9,17 +9,38 @@ content hash; other export files land in tables; nothing unknown is fatal.
 
 import hashlib
 import json
-import mimetypes
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+import msgspec
 import sqlite_utils
 
+from .assets import TooBig, export_file_id, save_asset, sniff_mime, spool_stream
 from .db import bulk_loading, now_iso, prepare_capture, save_capture, search_index_paused, write_transaction
 from .jsonsplit import split_array
+from .privacy import refusal
 from .reshape import MESSAGE_TABLE, BadJSON, NotAConversation, parse_json, to_json
+from .textdocs import export_textdoc_columns
+
+# Per-file limits, so one file in an export (a zip's 1 MB can hold 1 GB of zeros) can neither
+# exhaust memory nor stop the rest of the import: it is skipped with a line naming it.
+# Files are streamed through a temporary file into SQLite, never held whole in memory;
+# SQLite's own limit on one value is 1,000,000,000 bytes.
+MAX_FILE_BYTES = 512 * 1024 * 1024
+# Conversations, textdocs and the export's tables are parsed whole: a smaller bound.
+MAX_JSON_BYTES = 100 * 1024 * 1024
+CHUNK = 1024 * 1024
+
+
+def read_bounded(stream, limit):
+    """All of a stream, or ImportProblem if it holds more than ``limit`` bytes."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise ImportProblem(f"too large: over {limit:,} bytes; skipped")
+    return data
 
 BATCH = 200  # conversations per transaction: few commits, bounded memory
 CONVERSATION_FILE = re.compile(r"^conversations(?:-\d+)?\.json$")
@@ -35,7 +56,6 @@ ASSET_SUFFIXES = {
     ".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".svg", ".heic", ".dat", ".wav", ".mp3",
     ".m4a", ".webm", ".ogg", ".mp4", ".pdf", ".txt", ".csv", ".docx", ".xlsx", ".pptx", ".zip",
 }
-FILE_ID = re.compile(r"^(file-[A-Za-z0-9]+|file_[0-9a-f]+)")
 
 
 class ImportProblem(Exception):
@@ -52,6 +72,7 @@ class Summary:
     assets: int = 0
     assets_known: int = 0
     textdocs: int = 0
+    excluded: int = 0  # left out by the archive's privacy settings
     tables: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
     unknown: list = field(default_factory=list)
@@ -119,7 +140,7 @@ def kind_of(entry):
         return "ignored"
     if (
         PurePosixPath(name).suffix.lower() in ASSET_SUFFIXES
-        or FILE_ID.match(name)
+        or export_file_id(name)
         or any(part == "dalle-generations" or part.startswith("user-") for part in parts[:-1])
     ):
         return "asset"
@@ -169,8 +190,8 @@ def iter_conversations(stream):
     if first == b"[":
         yield from enumerate(split_array(rest))
     elif first == b"{":
-        raw = rest.read().strip()
-        json.loads(raw)  # one conversation, small: malformed is said of the file, as for an array
+        raw = read_bounded(rest, MAX_JSON_BYTES).strip()
+        json.loads(raw)  # one conversation: malformed is said of the file, as for an array
         yield 0, raw
     else:
         raise ImportProblem("not JSON: expected a conversation list or object")
@@ -227,7 +248,7 @@ def import_paths(db, paths, progress=None, bulk=False):
                     _import_table(db, entry, summary)
                 elif kind == "unknown":
                     summary.unknown.append(where)
-            except (OSError, zipfile.BadZipFile, ImportProblem) as e:
+            except (OSError, zipfile.BadZipFile, zlib.error, ImportProblem) as e:
                 summary.skipped.append(f"{where}: {e}")
             summary.bytes_done += entry.size
             if progress:
@@ -262,9 +283,14 @@ def _save_batch(db, batch, where, summary):
     prepared = []
     for index, raw in batch:
         try:
+            if len(raw) > MAX_JSON_BYTES:
+                raise NotAConversation(f"conversation too large: {len(raw):,} bytes, over {MAX_JSON_BYTES:,}")
             item = parse_json(raw)
         except BadJSON as e:
             summary.skipped.append(f"{where}: item {index}: {e}")
+            continue
+        except NotAConversation as e:  # too large: refused before it is parsed
+            summary.skipped.append(f"{where}: {_raw_label(raw, index)}: {e}")
             continue
         try:
             prepared.append(prepare_capture(raw, data=item))
@@ -273,6 +299,9 @@ def _save_batch(db, batch, where, summary):
     with write_transaction(db) as conn:
         for capture in prepared:
             cid = capture.conversation["id"]
+            if refusal(conn, capture.conversation):
+                summary.excluded += 1
+                continue
             existed = conn.execute("SELECT 1 FROM chatgpt_conversation WHERE id = ?", [cid]).fetchone()
             result = save_capture(conn, capture, source=f"import:{PurePosixPath(where).name}")
             if result.duplicate:
@@ -288,6 +317,18 @@ def _save_batch(db, batch, where, summary):
             summary.new_messages += result.new_messages if existed else carrying
 
 
+# The top level alone, its values kept as bytes: names a conversation refused before parsing.
+_TOP_LEVEL = msgspec.json.Decoder(dict[str, msgspec.Raw])
+
+
+def _raw_label(raw, index):
+    try:
+        top = _TOP_LEVEL.decode(raw)
+        return _label({k: msgspec.json.decode(top[k]) for k in ("conversation_id", "id") if k in top}, index)
+    except (msgspec.DecodeError, RecursionError):
+        return f"item {index}"
+
+
 def _label(item, index):
     if isinstance(item, dict):
         cid = item.get("conversation_id") or item.get("id")
@@ -298,17 +339,14 @@ def _label(item, index):
 
 def _import_asset(db, entry, summary):
     with entry.open() as stream:
-        data = stream.read()
-    digest = hashlib.sha256(data).hexdigest()
-    match = FILE_ID.match(entry.name)
-    with write_transaction(db) as conn:
-        stored = conn.execute(
-            "INSERT OR IGNORE INTO chatgpt_asset (sha256, size, mime_type, data) VALUES (?, ?, ?, ?)",
-            [digest, len(data), mimetypes.guess_type(entry.name)[0], data],
-        ).rowcount
-        conn.execute(
-            "INSERT OR REPLACE INTO chatgpt_asset_file (path, file_id, name, sha256) VALUES (?, ?, ?, ?)",
-            [entry.path, match.group(1) if match else None, entry.name, digest],
+        try:  # a video in an export is never held in memory whole, and has a size limit
+            upload = spool_stream(stream, limit=MAX_FILE_BYTES)
+        except TooBig:
+            raise ImportProblem(f"too large: over {MAX_FILE_BYTES:,} bytes; skipped") from None
+    with upload.file, write_transaction(db) as conn:
+        stored = save_asset(
+            conn, upload, path=entry.path, name=entry.name, file_id=export_file_id(entry.name),
+            mime=sniff_mime(upload.head, entry.name),
         )
     if stored:
         summary.assets += 1
@@ -318,7 +356,7 @@ def _import_asset(db, entry, summary):
 
 def _import_textdoc(db, entry, summary):
     with entry.open() as stream:
-        raw = stream.read()
+        raw = read_bounded(stream, MAX_JSON_BYTES)
     text = raw.decode("utf-8", "replace")
     with write_transaction(db) as conn:
         same = conn.execute("SELECT raw FROM chatgpt_textdoc WHERE path = ?", [entry.path]).fetchone()
@@ -334,17 +372,19 @@ def _import_textdoc(db, entry, summary):
         body = doc.get("content") or doc.get("text")
         text = body if isinstance(body, str) else text
     with write_transaction(db) as conn:
+        row = {"path": entry.path, "title": title if isinstance(title, str) else None, "content": text,
+               "raw": raw.decode("utf-8", "replace"), "imported_at": now_iso(), **export_textdoc_columns(doc)}
         conn.execute(
-            "INSERT OR REPLACE INTO chatgpt_textdoc (path, title, content, raw, imported_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            [entry.path, title if isinstance(title, str) else None, text, raw.decode("utf-8", "replace"), now_iso()],
+            "INSERT OR REPLACE INTO chatgpt_textdoc ({}) VALUES ({})".format(
+                ", ".join(row), ", ".join(f":{c}" for c in row)),
+            row,
         )
     summary.textdocs += 1
 
 
 def _import_table(db, entry, summary):
     with entry.open() as stream:
-        raw = stream.read()
+        raw = read_bounded(stream, MAX_JSON_BYTES)
     try:
         data = json.loads(raw)
     except ValueError as e:

@@ -8,7 +8,9 @@ _ID = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^\\S"}
 
 
 def _errors(*statuses):
-    text = {400: "Malformed JSON", 401: "Missing, wrong or revoked token", 413: "Body over the size limit",
+    text = {400: "Malformed JSON", 401: "Missing, wrong or revoked token",
+            403: "A read-scope token: it may read over MCP, never write", 413: "Body over the size limit",
+            409: "Conflicts with what the archive holds (another account; a conversation or file not archived yet)",
             422: "Valid JSON that is not what this endpoint takes",
             503: "The archive cannot be written right now (disk full, read-only); retry later"}
     return {str(s): {"description": text[s], "content": {"application/json": {"schema": _ERROR}}} for s in statuses}
@@ -38,6 +40,22 @@ SAVED = {
     },
 }
 
+SKIPPED = {
+    "type": "object", "required": ["ok", "skipped", "reason"],
+    "properties": {"ok": {"const": True}, "skipped": {"const": True}, "reason": {"type": "string"}},
+}
+_SKIPPED = {"description": "Not stored: the archive's privacy settings keep it out (do not retry)",
+            "content": {"application/json": {"schema": SKIPPED}}}
+_FILE_ID = {"type": "string", "pattern": "^file[-_][A-Za-z0-9_-]{1,200}$"}
+# Ids in query strings: printable ASCII without spaces (ChatGPT's are uuids and account-… ids).
+_QUERY_ID = {"type": "string", "pattern": "^[!-~]{1,200}$"}
+_CONVERSATION_ID = {"name": "conversation_id", "in": "query", "required": True, "schema": _QUERY_ID}
+STORED_FILE = {
+    "type": "object", "required": ["ok", "file_id", "sha256", "size", "duplicate"],
+    "properties": {"ok": {"const": True}, "file_id": {"type": "string"}, "sha256": {"type": "string"},
+                   "size": {"type": "integer"}, "duplicate": {"type": "boolean"}},
+}
+
 SPEC = {
     "openapi": "3.0.3",
     "info": {"title": "chatgpt-archiver ingest API", "version": __version__},
@@ -64,10 +82,62 @@ SPEC = {
                 "properties": {"conversation_id": _ID, "id": _ID,
                                "mapping": {"type": "object"}, "messages": {"type": "array"}},
             }}}},
+            "parameters": [{"name": "account_id", "in": "query", "required": False,
+                            "description": "The ChatGPT account or workspace it belongs to",
+                            "schema": _QUERY_ID}],
             "responses": {**_ok(SAVED, "Kept: the raw capture is committed and survives a crash; its rows"
                                 " are derived after the answer", "201"),
-                          **_ok(SAVED, "Identical bytes already stored"),
-                          **_errors(400, 401, 413, 422, 503)},
+                          "200": {"description": "Identical bytes already stored, or skipped by the privacy"
+                                  " settings", "content": {"application/json": {"schema": {"oneOf": [SAVED, SKIPPED]}}}},
+                          **_errors(400, 401, 403, 409, 413, 422, 503)},
+        }},
+        "/api/conversations/listed": {"post": {
+            "summary": "An account's complete conversation list: held conversations it lacks get missing_since",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["account_id", "complete", "ids"],
+                "properties": {"account_id": _QUERY_ID,
+                               "complete": {"type": "boolean", "enum": [True]},
+                               "ids": {"type": "array", "maxItems": 200000, "items": {"type": "string"}}},
+            }}}},
+            "responses": {**_ok({"type": "object", "required": ["ok", "missing", "newly_missing"], "properties": {
+                "ok": {"const": True}, "missing": {"type": "integer"}, "newly_missing": {"type": "integer"}}},
+                "Marked"), **_errors(400, 401, 403, 413, 422, 503)},
+        }},
+        "/api/assets/wanted": {"post": {
+            "summary": "Which of these file ids the archive holds no bytes for (order kept, duplicates dropped)",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["file_ids"],
+                "properties": {"file_ids": {"type": "array", "maxItems": 10000, "items": _FILE_ID}},
+            }}}},
+            "responses": {**_ok({"type": "object", "required": ["ok", "wanted"], "properties": {
+                "ok": {"const": True}, "wanted": {"type": "array", "items": {"type": "string"}}}}, "Wanted ids"),
+                **_errors(400, 401, 403, 413, 422, 503)},
+        }},
+        "/api/assets": {"post": {
+            "summary": "Archive one file a message of an archived conversation names (body: its bytes)",
+            "parameters": [
+                {"name": "file_id", "in": "query", "required": True, "schema": _FILE_ID},
+                _CONVERSATION_ID,
+                {"name": "name", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 255}},
+            ],
+            "requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {
+                "type": "string", "format": "binary"}}}},
+            "responses": {**_ok(STORED_FILE, "Stored", "201"),
+                          "200": {"description": "These bytes were already stored for this file id, or skipped"
+                                  " by the privacy settings", "content": {"application/json": {"schema": {
+                                      "oneOf": [STORED_FILE, SKIPPED]}}}},
+                          **_errors(401, 403, 409, 413, 422, 503)},
+        }},
+        "/api/textdocs": {"post": {
+            "summary": "Archive a conversation's canvas documents (GET /backend-api/conversation/<id>/textdocs)",
+            "parameters": [_CONVERSATION_ID],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "array", "items": {"type": "object", "required": ["id"], "properties": {
+                    "id": {"type": "string", "minLength": 1}, "version": {"type": "integer"},
+                    "title": {"type": "string"}, "content": {"type": "string"}}}}}}},
+            "responses": {**_ok({"type": "object", "required": ["ok", "stored"], "properties": {
+                "ok": {"const": True}, "stored": {"type": "integer"}}}, "Stored", "201"),
+                "200": _SKIPPED, **_errors(400, 401, 403, 409, 413, 422, 503)},
         }},
         "/api/conversations/wanted": {"post": {
             "summary": "Which of these conversations the archive lacks or holds at an older update_time",
@@ -81,13 +151,13 @@ SPEC = {
             }}}},
             "responses": {**_ok({"type": "object", "required": ["ok", "wanted"], "properties": {
                 "ok": {"const": True}, "wanted": {"type": "array", "items": {"type": "string"}}}}, "Wanted ids"),
-                **_errors(400, 401, 413, 422, 503)},
+                **_errors(400, 401, 403, 413, 422, 503)},
         }},
         "/api/stats": {"get": {
             "summary": "Counts, and content types the archiver did not recognise",
             "responses": {**_ok({"type": "object", "required": ["ok", "conversations", "messages", "captures",
                                                                 "captures_pending", "captures_failed"]}, "Counts"),
-                          **_errors(401)},
+                          **_errors(401, 403)},
         }},
         "/api/health": {"get": {
             "summary": "Liveness", "security": [],

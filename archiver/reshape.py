@@ -10,11 +10,13 @@ Accepts the three shapes ChatGPT hands out:
 Everything is iterative: a 100,000-node chain must not meet Python's recursion limit.
 """
 
+import io
 import json
 import math
 import re
 from datetime import datetime, timezone
 
+import ijson
 import orjson
 
 from .content import asset_pointers, render_content
@@ -85,6 +87,17 @@ class NotAConversation(ValueError):
     """Valid JSON that is not a conversation; the message says what is wrong."""
 
 
+class ConversationTooLarge(NotAConversation):
+    """More nodes than the archive takes in one conversation (answered 422, like any other
+    conversation it refuses)."""
+
+
+# Real conversations have hundreds of nodes, a few thousand at most. Above this, storing,
+# showing and exporting one conversation would take memory out of proportion to anything real.
+MAX_NODES = 200_000
+TOO_MANY_NODES = f"conversation too large: more than {MAX_NODES:,} nodes, the archive's limit for one conversation"
+
+
 class BadJSON(ValueError):
     """Bytes that do not parse as JSON."""
 
@@ -92,9 +105,31 @@ class BadJSON(ValueError):
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
+def refuse_too_many_nodes(raw):
+    """Raise ConversationTooLarge for bytes holding more than MAX_NODES nodes, before they are
+    parsed: a million tiny nodes fit in a few tens of MB of JSON but take a gigabyte once
+    parsed. Every key takes a colon, so bytes with fewer colons than MAX_NODES are let
+    through at once; others are scanned as a stream (ijson), counting the nodes of the top
+    level ``mapping`` or ``messages`` and stopping at the limit. Malformed JSON is left for
+    the parser to report."""
+    if not isinstance(raw, bytes) or raw.count(b":") <= MAX_NODES:
+        return
+    nodes = 0
+    try:
+        for prefix, event, _ in ijson.parse(io.BytesIO(raw)):
+            if (prefix == "mapping" and event == "map_key") or (prefix == "messages.item" and event == "start_map"):
+                nodes += 1
+                if nodes > MAX_NODES:
+                    raise ConversationTooLarge(TOO_MANY_NODES)
+    except ijson.JSONError:
+        return
+
+
 def parse_json(raw):
     """Parse a capture's bytes. Lone UTF-16 surrogates (legal in JSON, illegal in SQLite's
-    UTF-8) are replaced, so one bad character cannot make a conversation unstorable."""
+    UTF-8) are replaced, so one bad character cannot make a conversation unstorable.
+    Bytes with more nodes than the archive takes are refused before parsing."""
+    refuse_too_many_nodes(raw)
     try:
         # orjson is several times faster on big conversations; what it refuses (lone
         # surrogates, huge integers, deep nesting, bad input) goes to the standard library,
@@ -157,6 +192,9 @@ def reshape_conversation(data):
     """
     if not isinstance(data, dict):
         raise NotAConversation(f"not a conversation: expected a JSON object, got {_kind(data)}")
+    tree = data.get("mapping") if data.get("mapping") is not None else data.get("messages")
+    if isinstance(tree, (dict, list)) and len(tree) > MAX_NODES:
+        raise ConversationTooLarge(TOO_MANY_NODES)
     if "mapping" in data and data["mapping"] is not None:
         if not isinstance(data["mapping"], dict):
             raise NotAConversation(f"'mapping' must be an object, got {_kind(data['mapping'])}")
@@ -367,10 +405,32 @@ def _has_image(content, metadata):
     )
 
 
-def _conversation_row(cid, data, shape, leaf):
+def admission_row(data):
+    """The fields of a conversation's row that the privacy settings judge (id, GPT, project,
+    flags), from its top-level fields alone, with the values ``reshape_conversation`` gives
+    them: the server admits a capture by these before it keeps it and derives the rows.
+    Raises NotAConversation without an id. Pure."""
+    gizmo_id, template_id, project = _placement(data)
+    return {"id": conversation_key(data), "gizmo_id": gizmo_id, "project_id": project,
+            "conversation_template_id": template_id,
+            "is_temporary_chat": _bool_int(data.get("is_temporary_chat")),
+            "conversation_json": to_json({"is_do_not_remember": data.get("is_do_not_remember")})}
+
+
+# The top-level fields admission_row reads.
+ADMISSION_FIELDS = ("conversation_id", "id", "gizmo_id", "conversation_template_id", "is_temporary_chat",
+                    "is_do_not_remember")
+
+
+def _placement(data):
     gizmo_id = _str_or_none(data.get("gizmo_id"))
     template_id = _str_or_none(data.get("conversation_template_id"))
     project = next((p for p in (gizmo_id, template_id) if p and p.startswith("g-p-")), None)
+    return gizmo_id, template_id, project
+
+
+def _conversation_row(cid, data, shape, leaf):
+    gizmo_id, template_id, project = _placement(data)
     row = dict.fromkeys(CONVERSATION_COLUMNS)
     row.update(
         id=cid,
@@ -407,15 +467,32 @@ def to_json(value):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+# Times a capture may carry: Unix seconds from 1970 up to (not including) 1e11, about the year
+# 5138. Larger values up to 1e14 are read as milliseconds (some clients send those); anything
+# else (negative, NaN, infinite, 1e20, unparseable) is no time at all. A capture still cannot
+# claim a time after it arrived: db.save_rows clamps to the receive time plus a margin.
+MAX_EPOCH = 1e11
+_MAX_MILLISECONDS = 1e14
+
+
 def to_epoch(value):
     """Float seconds from what ChatGPT sends: float/int seconds (detail API, export) or
-    ISO-8601 strings (list API; naive ones are UTC). Anything else -> None."""
+    ISO-8601 strings (list API; naive ones are UTC). Anything else, or out of range -> None."""
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, (int, float)):
-        value = float(value)
-        return value if math.isfinite(value) else None
+        try:
+            value = float(value)
+        except OverflowError:  # an integer beyond any float
+            return None
+        if not math.isfinite(value) or value < 0:
+            return None
+        if value >= MAX_EPOCH:
+            value = value / 1000 if value < _MAX_MILLISECONDS else None
+        return value
     if isinstance(value, str):
+        if len(value) > 64:
+            return None
         try:
             return to_epoch(float(value))
         except ValueError:
@@ -426,7 +503,10 @@ def to_epoch(value):
             return None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=timezone.utc)
-        return parsed.timestamp()
+        try:
+            return to_epoch(parsed.timestamp())
+        except (OverflowError, ValueError, OSError):
+            return None
     return None
 
 

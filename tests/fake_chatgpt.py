@@ -11,6 +11,8 @@ through the global fetch, so a userscript that patches window.fetch sees those c
 import asyncio
 import contextlib
 import copy
+import hashlib
+import hmac
 import itertools
 import json
 import math
@@ -29,6 +31,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 ACCESS_TOKEN = "fake-access-token"
+CDN_HOST = "files.oaiusercontent.com"  # where signed download URLs point: another host name
+CDN_KEY = b"fake-cdn-signing-key"
 CHROMIUM = "/usr/bin/chromium"
 CSP = "default-src 'self'; script-src 'self'; connect-src 'self'; style-src 'self' 'unsafe-inline'"
 ROOT = "client-created-root"
@@ -176,6 +180,11 @@ class _LogAndAuth:
                 entry["status"] = message["status"]
             await send(message)
 
+        host = headers.get("host", "").split(":")[0]
+        if host == CDN_HOST and not scope["path"].startswith(("/file/", "/blob/")):
+            return await Response(status_code=404)(scope, receive, logging_send)
+        if host != CDN_HOST and scope["path"].startswith(("/file/", "/blob/")):
+            return await Response(status_code=404)(scope, receive, logging_send)
         if (scope["path"].startswith("/backend-api/")
                 and headers.get("authorization") != f"Bearer {ACCESS_TOKEN}"):
             response = JSONResponse({"detail": "Unauthorized"}, status_code=401)
@@ -196,6 +205,11 @@ class FakeChatGPT:
         self.archived = set()            # ids only listed with is_archived=true
         self.projects = {}               # gizmo id "g-p-..." -> list of conversation ids
         self.project_names = {}          # gizmo id -> display name
+        self.files = {}                  # file id -> {"bytes", "name", "mime"}: uploads and outputs
+        self.textdocs = {}               # conversation id -> canvas documents (GET .../textdocs)
+        self.swap = {}                   # id -> other id: answer one conversation's URL with another's
+        self.sidebar_fails = False       # the project sidebar answers 500 (a partial listing)
+        self.download_base = None        # lookups point here instead of the CDN (a steered URL)
         self._singular_reads = []        # monotonic times of served singular reads
         self._new_ids = 0
         for tree in conversations:
@@ -213,6 +227,10 @@ class FakeChatGPT:
             tree.update(gizmo_id=project, gizmo_type="snorlax")
             self.projects.setdefault(project, []).append(cid)
         return cid
+
+    def add_file(self, file_id, data, name, mime):
+        self.files[file_id] = {"bytes": data, "name": name, "mime": mime}
+        return file_id
 
     def requests_to(self, path, method=None):
         """Logged requests whose path is `path`, or starts with it when it ends in '/'."""
@@ -241,7 +259,12 @@ class FakeChatGPT:
             Route(f"{api}/conversation/gen_title/{{cid}}", fixed({"title": "x"}), methods=["GET", "POST"]),
             Route(f"{api}/conversation/{{cid}}", self.singular),
             # Sub-resources under /conversation/<id>/ that a capture hook must not take for a chat.
-            Route(f"{api}/conversation/{{cid}}/textdocs", fixed([])),
+            Route(f"{api}/conversation/{{cid}}/textdocs", self.get_textdocs),
+            Route(f"{api}/conversation/{{cid}}/attachment/{{fid}}/download", self.download_lookup),
+            Route(f"{api}/files/download/{{fid}}", self.download_lookup),
+            # The CDN, on another host name (same server, told apart by Host).
+            Route("/file/{fid}", self.cdn_redirect),
+            Route("/blob/{fid}", self.cdn_blob),
             Route(f"{api}/conversation/{{cid}}/stream_status", fixed({"status": "COMPLETE"})),
             Route(f"{api}/gizmos/snorlax/sidebar", self.sidebar),
             Route(f"{api}/gizmos/{{gid}}/conversations", self.project_conversations),
@@ -262,6 +285,51 @@ class FakeChatGPT:
     def _tree(self, request):
         return self.conversations.get(request.path_params["cid"])
 
+    # --- files and canvas ---------------------------------------------------------------
+
+    async def get_textdocs(self, request):
+        return JSONResponse(self.textdocs.get(request.path_params["cid"], []))
+
+    @staticmethod
+    def _signature(path, expires):
+        return hmac.new(CDN_KEY, f"{path}|{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def _signed(self, path):
+        expires = int(time.time()) + 300
+        return f"https://{CDN_HOST}{path}?se={expires}&sig={self._signature(path, expires)}"
+
+    def _valid(self, request):
+        query = request.query_params
+        expires, sig = query.get("se", ""), query.get("sig", "")
+        return (request.headers.get("host", "").split(":")[0] == CDN_HOST and expires.isdigit()
+                and int(expires) >= time.time()
+                and hmac.compare_digest(sig, self._signature(request.url.path, expires)))
+
+    async def download_lookup(self, request):
+        """ChatGPT's download-URL lookup (format notes, section 1): a short-lived signed URL."""
+        meta = self.files.get(request.path_params["fid"])
+        if meta is None:
+            return JSONResponse({"detail": "File not found"}, status_code=404)
+        url = self._signed(f"/file/{request.path_params['fid']}")
+        if self.download_base:
+            url = self.download_base + request.path_params["fid"]
+        return JSONResponse({"status": "success", "download_url": url,
+                             "file_name": meta["name"], "mime_type": meta["mime"],
+                             "file_size_bytes": len(meta["bytes"]), "metadata": {}})
+
+    async def cdn_redirect(self, request):
+        """The signed URL answers with a redirect to the bytes, signed again (like a CDN)."""
+        fid = request.path_params["fid"]
+        if not self._valid(request) or fid not in self.files:
+            return Response("AuthenticationFailed", status_code=403)
+        return Response(status_code=302, headers={"Location": self._signed(f"/blob/{fid}")})
+
+    async def cdn_blob(self, request):
+        meta = self.files.get(request.path_params["fid"])
+        if not self._valid(request) or meta is None:
+            return Response("AuthenticationFailed", status_code=403)
+        return Response(meta["bytes"], media_type=meta["mime"])
+
     async def singular(self, request):
         if self.rate_limit:
             burst, retry_after = self.rate_limit
@@ -273,6 +341,8 @@ class FakeChatGPT:
                                     headers={"Retry-After": str(math.ceil(retry_after))})
             self._singular_reads.append(now)
         tree = self._tree(request)
+        if request.path_params["cid"] in self.swap:  # a service worker could answer like this
+            tree = self.conversations.get(self.swap[request.path_params["cid"]])
         if tree is None:
             return JSONResponse({"detail": "Not found"}, status_code=404)
         if tree["conversation_id"] in self.singular_fails:
@@ -307,6 +377,7 @@ class FakeChatGPT:
 
     async def batch(self, request):
         ids = (await request.json()).get("conversation_ids", [])
+        ids = [self.swap.get(i, i) for i in ids]
         return JSONResponse([self.conversations[i] for i in ids if i in self.conversations])
 
     async def init(self, request):
@@ -330,6 +401,8 @@ class FakeChatGPT:
                              "has_missing_conversations": False})
 
     async def sidebar(self, request):
+        if self.sidebar_fails:
+            return JSONResponse({"detail": "Internal error"}, status_code=500)
         items = [{"gizmo": {"gizmo": {"id": gid, "display": {"name": self.project_names.get(gid, gid)}}},
                   "conversations": {"items": []}} for gid in self.projects]
         return JSONResponse({"items": items, "cursor": None})
@@ -448,8 +521,8 @@ def new_context(browser, **kw):
 # textContent, like a Trusted Types page.
 APP_JS = r"""'use strict';
 (function () {
-  const HEADERS = {'Authorization': 'Bearer fake-access-token', 'ChatGPT-Account-Id': 'acct-test',
-                   'OAI-Device-Id': 'device-test'};
+  let HEADERS = {'Authorization': 'Bearer fake-access-token', 'ChatGPT-Account-Id': 'acct-test',
+                 'OAI-Device-Id': 'device-test'};
   const base = location.pathname.startsWith('/plain/') ? '/plain' : '';
   const currentNode = {};
   const plural = id => `/backend-api/conversations/${id}?include_has_versions=true&num_turns=10`;
@@ -471,6 +544,13 @@ APP_JS = r"""'use strict';
   }
 
   const app = {
+    // Switching workspace (or to the personal account: null) changes the headers of every
+    // later request, as the real app does.
+    switchAccount(account, project) {
+      HEADERS = {'Authorization': 'Bearer fake-access-token', 'OAI-Device-Id': 'device-test'};
+      if (account) HEADERS['ChatGPT-Account-Id'] = account;
+      if (project) HEADERS['ChatGPT-Project-Id'] = project;
+    },
     async open(id) {
       const path = `${base}/c/${id}`;
       if (location.pathname !== path) history.pushState(null, '', path);
@@ -539,3 +619,43 @@ APP_JS = r"""'use strict';
   app.ready = match ? app.open(match[1]).catch(e => String(e)) : Promise.resolve(null);
 })();
 """
+
+
+def conversation_with_files(conversation_id, fake, canvas=False, update_time=1791000000.5):
+    """A tree whose messages point at files in the ways section 6.3/7.2/7.3 describe: an
+    upload (file-service pointer + attachment), an attached PDF, a 4o generated image
+    (sediment pointer, watermarked variant) and a code-interpreter plot. The bytes are put on
+    the fake CDN. With canvas=True a canmore textdoc is created and served at .../textdocs.
+    Returns (tree, {file_id: bytes})."""
+    tree = synthetic_conversation(conversation_id, turns=2, update_time=update_time)
+    tag = conversation_id[:8]
+    files = {
+        f"file-up{tag}": (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40, "trail.png", "image/png"),
+        f"file-doc{tag}": (b"%PDF-1.4 synthetic " * 100, "notes.pdf", "application/pdf"),
+        f"file_00gen{tag}": (b"RIFF\x00\x00WEBPsynthetic-generated" * 50, None, "image/webp"),
+        f"file-plot{tag}": (b"\x89PNG plot" * 300, None, "image/png"),
+    }
+    for file_id, (data, name, mime) in files.items():
+        fake.add_file(file_id, data, name or f"{file_id}.bin", mime)
+    messages = [tree["mapping"][n]["message"] for n in tree["mapping"] if tree["mapping"][n]["message"]]
+    user = next(m for m in messages if m["author"]["role"] == "user")
+    user["content"] = {"content_type": "multimodal_text", "parts": [
+        {"content_type": "image_asset_pointer", "asset_pointer": f"file-service://file-up{tag}",
+         "size_bytes": len(files[f"file-up{tag}"][0]), "width": 64, "height": 64, "metadata": {"dalle": None}},
+        user["content"]["parts"][0]]}
+    user["metadata"]["attachments"] = [
+        {"id": f"file-up{tag}", "name": "trail.png", "size": len(files[f"file-up{tag}"][0]), "mime_type": "image/png"},
+        {"id": f"file-doc{tag}", "name": "notes.pdf", "size": len(files[f"file-doc{tag}"][0]),
+         "mime_type": "application/pdf"}]
+    answers = [m for m in messages if m["author"]["role"] == "assistant"]
+    answers[0]["content"] = {"content_type": "multimodal_text", "parts": [
+        {"content_type": "image_asset_pointer", "asset_pointer": f"sediment://file_00gen{tag}", "size_bytes": 2000,
+         "metadata": {"generation": {"gen_id": "g1"}, "watermarked_asset_pointer": f"sediment://abc123#file_00gen{tag}"}}]}
+    answers[1]["metadata"]["aggregate_result"] = {"status": "success", "messages": [
+        {"message_type": "image", "image_url": f"file-service://file-plot{tag}", "width": 10, "height": 10}]}
+    if canvas:
+        answers[1]["recipient"] = "canmore.create_textdoc"
+        answers[1]["metadata"]["canvas"] = {"textdoc_id": f"td-{tag}", "textdoc_type": "document", "version": 1}
+        fake.textdocs[conversation_id] = [{"id": f"td-{tag}", "version": 1, "title": "Trail plan",
+                                           "textdoc_type": "document", "content": "# Trail plan\nNorth loop first."}]
+    return tree, {file_id: data for file_id, (data, _, _) in files.items()}

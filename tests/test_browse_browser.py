@@ -72,9 +72,9 @@ def test_search_from_the_home_page_finds_a_word_inside_code(page, archive, shots
     page.click("form.archiver-search button")
     page.wait_for_url("**/-/search?q=frobnicate_widgets")
     assert page.locator(".results mark").first.inner_text() == "frobnicate_widgets"
-    assert page.locator(".results .meta").first.inner_text().startswith("assistant · code")
+    assert page.locator(".hits .meta").first.inner_text().startswith("assistant · code")
     page.screenshot(path=shots / "search.png")
-    page.click(".results a")
+    page.click(".hits a")
     page.wait_for_url("**/-/c/**#m-*")
     anchor = page.url.split("#")[1]
     assert "frobnicate_widgets" in page.locator(f"#{anchor}").inner_text()

@@ -84,11 +84,13 @@ def test_not_an_archive_is_a_clean_error(tmp_path):
 
 
 def test_rebuild_and_stats(tmp_path):
+    from archiver.db import writing_as_capture
+
     db = tmp_path / "a.db"
     run("import", db, DATA / "every_content_type.json", DATA / "export_list.json")
-    with open_db(db).conn as conn:
+    with open_db(db).conn as conn, writing_as_capture(conn):  # what an older reshaper left
         conn.execute("update chatgpt_message set text = null")
-    assert run("rebuild", db).output == "Rebuilt from 4 captures\n"
+    assert run("rebuild", db).output == "Rebuilt from 4 captures\nEmbedded 27 messages for semantic search.\n"
     stats = json.loads(run("stats", db).output)
     assert stats == {"conversations": 4, "messages": 49, "nodes": 53, "captures": 4,
                      "captures_pending": 0, "captures_failed": 0,

@@ -125,3 +125,29 @@ def test_every_content_type_in_fixture_is_searchable(word, content_type):
         if word in text:
             hits.append(message["content"]["content_type"])
     assert hits == [content_type]
+
+
+def test_web_search_results_become_searchable_text():
+    # web.run keeps its results only in metadata: the message's own content is empty.
+    rich = fixture_json("rich_transcript.json")
+    tool = rich["mapping"]["b7e3a9d0-0000-4000-8000-000000000008"]["message"]
+    assert render_content(tool["content"], recipient="assistant", metadata=tool["metadata"]) == (
+        "Search results:\n"
+        "Hut opening dates — https://huts.example.org/opening\nMost huts open in mid June (synthetic snippet about edelweiss).\n"
+        "The alpine club — https://huts.example.org/club\nThe club runs twelve huts.\n"
+        "<script>alert(4)</script>Evil result — javascript:alert(3)\n<img src=x onerror=alert(5)>", [])
+
+
+def test_deep_research_report_becomes_searchable_text():
+    rich = fixture_json("rich_transcript.json")
+    tool = rich["mapping"]["b7e3a9d0-0000-4000-8000-000000000015"]["message"]
+    assert render_content(tool["content"], metadata=tool["metadata"]) == (
+        "# Hut history report\n\nThe first hut was built in 1889  by shepherds "
+        "(synthetic report on a cairn-builder guild).\n\n## Findings\n\n1. Stone walls\n2. Slate roofs\n"
+        "Sources:\n- Alpine archive — https://archive.example.org/huts", [])
+    # The widget state may be an object rather than a JSON string; junk in it is no report.
+    for state, text in ((json.loads(tool["metadata"]["chatgpt_sdk"]["widget_state"]), "# Hut history report"),
+                        ("{not json", ""), ({"report_message": {"content": {"parts": [""]}}}, ""),
+                        ({"report_message": "Plain report"}, "Plain report"), (["x"], "")):
+        rendered, _ = render_content({"content_type": "text", "parts": [""]}, metadata={"chatgpt_sdk": {"widget_state": state}})
+        assert rendered.startswith(text) and (rendered == "") == (text == ""), state

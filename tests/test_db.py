@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from archiver.db import open_db, prepare_capture, rebuild, save_capture, write_transaction
+from archiver.db import open_db, prepare_capture, rebuild, save_capture, write_transaction, writing_as_capture
 from conftest import fixture_bytes, fixture_json
 
 
@@ -123,8 +123,9 @@ def test_rebuild_rederives_rows_from_captures(db):
     save(db, fixture_bytes("every_content_type.json"))
     snapshot = db.execute("select * from chatgpt_message order by id").fetchall()
     conversations = db.execute("select * from chatgpt_conversation order by id").fetchall()
-    db.execute("update chatgpt_message set text = 'stale', is_current = 0, model = null")
-    db.execute("update chatgpt_conversation set title = 'stale'")
+    with writing_as_capture(db.conn):  # stale rows, as an older reshaper left them
+        db.execute("update chatgpt_message set text = 'stale', is_current = 0, model = null")
+        db.execute("update chatgpt_conversation set title = 'stale'")
     db.conn.commit()
     with write_transaction(db) as conn:
         assert rebuild(conn) == (2, 0)

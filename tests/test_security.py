@@ -3,6 +3,7 @@ every route Datasette and we serve, crawled anonymously on a public bind."""
 
 import json
 import re
+import time
 
 import pytest
 from starlette.testclient import TestClient
@@ -88,11 +89,21 @@ WRITES = [
 ]
 OTHER_TABLES = ["chatgpt_capture", "archiver_token", "archiver_meta", "chatgpt_public", "chatgpt_asset",
                 "chatgpt_asset_file", "chatgpt_message_asset", "chatgpt_textdoc", "_sqlite_migrations",
-                "chatgpt_message_fts"]
+                "chatgpt_message_fts", "chatgpt_embedding"]
 for _table in OTHER_TABLES:
     WRITES += [(f"/archive/{_table}/-/insert", {"row": {"id": "x"}}),
                (f"/archive/{_table}/-/upsert", {"rows": [{"id": "x"}]}),
                (f"/archive/{_table}/-/drop", {"confirm": True})]
+
+
+def settled(db, seconds=60):
+    """Wait until the server has embedded every message: its own writes, not a token's."""
+    from archiver.semantic import pending_messages
+
+    deadline = time.monotonic() + seconds
+    while pending_messages(db.conn, 1) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not pending_messages(db.conn, 1)
 
 
 def _message_pk(db):
@@ -101,6 +112,7 @@ def _message_pk(db):
 
 def test_a_token_cannot_write_outside_the_two_tables(client, auth, db):
     assert client.post("/api/conversations", content=fixture_bytes("branched.json"), headers=auth).status_code == 201
+    settled(db)  # the server's own background work (embeddings) is not the token's
     before = dump(db)
     pk = _message_pk(db)
     writes = WRITES + [(f"/archive/chatgpt_message/{pk}/-/delete", {}),
@@ -116,6 +128,7 @@ def test_a_token_cannot_write_outside_the_two_tables(client, auth, db):
 
 def test_nobody_without_a_token_writes_anything_on_loopback(client, auth, db):
     assert client.post("/api/conversations", content=fixture_bytes("branched.json"), headers=auth).status_code == 201
+    settled(db)  # the server's own background work (embeddings) is not the token's
     before = dump(db)
     pk = _message_pk(db)
     writes = WRITES + [(f"/archive/{t}/-/insert", {"row": {"id": "x", "conversation_id": "c"}})

@@ -5,7 +5,9 @@
 import datasette.handle_exception as _datasette_errors
 
 from .auth import actor_from_request, permission_resources_sql  # noqa: F401
-from .pages import menu_links, register_routes, render_cell, top_homepage  # noqa: F401
+from .errors import handle_exception  # noqa: F401
+from .headers import asgi_wrapper, prepare_jinja2_environment  # noqa: F401
+from .pages import extra_css_urls, menu_links, register_routes, render_cell, top_homepage  # noqa: F401
 
 # When `rich` happens to be installed, Datasette prints every handled exception, a 400 for
 # a bad request included, as a traceback with the local variables of each frame. Bad input

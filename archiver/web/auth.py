@@ -11,7 +11,15 @@ import time
 from datasette import hookimpl
 from datasette.permissions import PermissionSQL
 
-from ..tokens import PREFIX, LAST_USED_RESOLUTION_SECONDS, bearer_token, check_token, touch_token
+from ..tokens import (
+    PREFIX,
+    LAST_USED_RESOLUTION_SECONDS,
+    WRITE,
+    WrongScope,
+    bearer_token,
+    check_token,
+    touch_token,
+)
 
 PLUGIN = "chatgpt-archiver"
 WRITABLE_TABLES = ("chatgpt_conversation", "chatgpt_message")
@@ -32,9 +40,10 @@ def token_actor(name, database):
     return {"id": f"token:{name}", "archiver_token": name, "_r": {"r": {database: tables}}}
 
 
-async def authenticate(db, token):
-    """Token -> token name (or None), noting its use at most once a minute."""
-    name = await db.execute_fn(lambda conn: check_token(conn, token))
+async def authenticate(db, token, scope=WRITE):
+    """Token -> token name (or None), noting its use at most once a minute. A valid token of
+    another scope raises WrongScope (a read token never writes, a write token never reads)."""
+    name = await db.execute_fn(lambda conn: check_token(conn, token, scope))
     if name is not None:
         key = (db.path, name)
         if time.monotonic() - _last_touched.get(key, -1e9) > LAST_USED_RESOLUTION_SECONDS:
@@ -51,7 +60,10 @@ def actor_from_request(datasette, request):
 
     async def inner():
         db = archive_database(datasette)
-        name = await authenticate(db, token)
+        try:
+            name = await authenticate(db, token)
+        except WrongScope:
+            return None  # a read token gets no actor: Datasette's insert API refuses it
         return None if name is None else token_actor(name, db.name)
 
     return inner

@@ -3,9 +3,13 @@
 from datasette.resources import TableResource
 from datasette.utils.asgi import Response
 from markupsafe import Markup
+from pygments.formatters import HtmlFormatter
 
 from .auth import archive_database
 from .render import pygments_css
+
+# Code highlighting for a dark page (prefers-color-scheme: dark).
+_DARK_CODE = HtmlFormatter(style="monokai", nowrap=True).get_style_defs(".md pre")
 
 
 async def can_read_all(datasette, request):
@@ -21,5 +25,5 @@ async def is_published(db, cid):
 
 
 async def render(datasette, request, template, context):
-    context = {"archiver_css": Markup(pygments_css()), **context}
+    context = {"archiver_css": Markup(pygments_css()), "archiver_css_dark": Markup(_DARK_CODE), **context}
     return Response.html(await datasette.render_template(template, context, request=request))

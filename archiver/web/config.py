@@ -3,7 +3,8 @@ and metadata.yaml would hold), built for the archive's database name."""
 
 from .auth import PLUGIN
 
-HIDDEN = ["chatgpt_message_fts", "chatgpt_conversation_fts", "_sqlite_migrations"]
+HIDDEN = ["chatgpt_message_fts", "chatgpt_conversation_fts", "_sqlite_migrations",
+          "chatgpt_embedding"]  # semantic-search vectors: bytes, of no use to read
 PRIVATE = ["archiver_token", "archiver_meta"]
 
 
@@ -43,8 +44,8 @@ def browse_metadata(database):
     return {
         "title": "ChatGPT archive",
         "description": "Every conversation captured from ChatGPT or imported from an export:"
-        " every branch, every message, full-text searchable. Start with the search box,"
-        " the dashboard, or a conversation's transcript.",
+        " every branch, every message, full-text searchable. These are its tables; the"
+        " conversations themselves are listed on the home page, newest first.",
         "databases": {database: {"tables": {
             "chatgpt_conversation": {
                 "description": "One row per conversation; the newest capture decides its fields.",
@@ -88,7 +89,7 @@ def browse_metadata(database):
                     shape="tree (full mapping) or page (a paged read)", body="The bytes as posted, gzip",
                 ),
             },
-            "chatgpt_public": {"description": "Conversations shared on purpose (`chatgpt-archiver publish`)."},
+            "chatgpt_public": {"description": "Conversations shared on purpose (`chatgpt-archiver publish ID`)."},
             "public_conversations": {"description": "Published conversations, readable by anyone."},
             "public_messages": {"description": "The visible messages of published conversations."},
         }}},

@@ -2,10 +2,11 @@
 
 import gzip
 
-from datasette.utils.asgi import Forbidden, NotFound, Response
+from datasette.utils.asgi import AsgiStream, Forbidden, NotFound, Response
 
 from .auth import archive_database
-from .common import can_read_all, is_published
+from .common import can_read_all
+from .published import is_public_file
 
 
 async def capture_json(datasette, request):
@@ -15,8 +16,8 @@ async def capture_json(datasette, request):
     if not rows:
         raise NotFound("No such capture")
     cid, body = rows[0]
-    if not (await can_read_all(datasette, request) or await is_published(db, cid)):
-        raise Forbidden("This capture is private")
+    if not await can_read_all(datasette, request):
+        raise Forbidden("Raw captures are private, even of a published conversation")
     return Response(gzip.decompress(body), content_type="application/json; charset=utf-8")
 
 
@@ -24,20 +25,35 @@ async def asset_file(datasette, request):
     """An archived file. Served so it cannot act as a page of this site: a sandboxing CSP,
     no MIME sniffing, and anything but an image as a download."""
     db = archive_database(datasette)
+    file_id = request.url_vars["file_id"]
     rows = (await db.execute(
-        "SELECT f.name, a.mime_type, a.data, (SELECT group_concat(DISTINCT conversation_id)"
-        " FROM chatgpt_message_asset l WHERE l.file_id = f.file_id) FROM chatgpt_asset_file f"
-        " JOIN chatgpt_asset a ON a.sha256 = f.sha256 WHERE f.file_id = ? LIMIT 1",
-        [request.url_vars["file_id"]])).rows
+        "SELECT f.name, a.mime_type, length(a.data), a.rowid FROM chatgpt_asset_file f"
+        " JOIN chatgpt_asset a ON a.sha256 = f.sha256 WHERE f.file_id = ? LIMIT 1", [file_id])).rows
     if not rows:
         raise NotFound("No such file")
-    name, mime, data, conversations = rows[0]
-    if not await can_read_all(datasette, request):
-        published = [c for c in (conversations or "").split(",") if c and await is_published(db, c)]
-        if not published:
-            raise Forbidden("This file is private")
+    name, mime, size, rowid = rows[0]
+    if not await can_read_all(datasette, request) and not await is_public_file(db, file_id):
+        raise Forbidden("This file is private")
     image = (mime or "").startswith("image/") and mime != "image/svg+xml"
-    headers = {"content-security-policy": "sandbox; default-src 'none'", "x-content-type-options": "nosniff"}
+    headers = {"content-security-policy": "sandbox; default-src 'none'", "x-content-type-options": "nosniff",
+               "content-length": str(size or 0)}
     if not image:
         headers["content-disposition"] = 'attachment; filename="{}"'.format(name.replace('"', ""))
-    return Response(data, content_type=mime if image else "application/octet-stream", headers=headers)
+
+    # Files run to hundreds of megabytes: sent a chunk at a time, never read whole.
+    async def send_chunks(writer):
+        for offset in range(0, size or 0, CHUNK):
+            chunk = await db.execute_fn(lambda conn, at=offset: _read(conn, rowid, at))
+            # AsgiWriter.write takes text only: bytes go to the ASGI send it wraps.
+            await writer.send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+    return AsgiStream(send_chunks, headers=headers, content_type=mime if image else "application/octet-stream")
+
+
+CHUNK = 1024 * 1024
+
+
+def _read(conn, rowid, offset):
+    with conn.blobopen("chatgpt_asset", "data", rowid, readonly=True) as blob:
+        blob.seek(offset)
+        return blob.read(CHUNK)

@@ -1,15 +1,22 @@
-"""Pure helpers for the browsing pages: safe Markdown, branch navigation, search snippets,
-charts. Conversation text is untrusted input: everything here escapes it."""
+"""Pure helpers for the browsing pages: safe Markdown (with math), branch navigation, search
+snippets, charts, dates. Conversation text is untrusted input: everything here escapes it."""
 
 import re
+import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
+from functools import lru_cache
 
+from latex2mathml.converter import convert as latex_to_mathml
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
+from mdit_py_plugins.dollarmath import dollarmath_plugin
+from mdit_py_plugins.texmath import texmath_plugin
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
+
+from ..tree import branch, children_of, newest_leaf  # noqa: F401  (the pages import them from here)
 
 _FORMATTER = HtmlFormatter(nowrap=True)
 
@@ -24,14 +31,112 @@ def _highlight(code, language, attrs):
     return highlight(code, lexer, _FORMATTER)
 
 
+# latex2mathml passes \text{<script>} through as markup and turns \href and \style into
+# attributes, so its output is parsed and rebuilt from an allowlist: MathML elements and
+# presentation attributes only, every text node escaped. Anything else becomes its text.
+_MATH_ELEMENTS = frozenset(
+    "math mrow mi mn mo ms mtext mspace msup msub msubsup mfrac msqrt mroot mover munder"
+    " munderover mtable mtr mtd mstyle mpadded mphantom menclose mfenced merror mmultiscripts"
+    " mprescripts none semantics annotation".split()
+)
+_MATH_ATTRIBUTES = frozenset(
+    "display mathvariant stretchy fence separator separators lspace rspace accent accentunder"
+    " columnalign columnspacing columnlines rowalign rowspacing rowlines frame framespacing"
+    " equalrows equalcolumns displaystyle scriptlevel linethickness largeop movablelimits"
+    " symmetric minsize maxsize form width height depth voffset notation mathsize open close"
+    " align".split()
+)
+_MATHML_NS = "{http://www.w3.org/1998/Math/MathML}"
+
+
+def _rebuild(element, out):
+    tag = element.tag.removeprefix(_MATHML_NS)
+    if tag in _MATH_ELEMENTS:
+        attrs = "".join(
+            Markup(' {}="{}"').format(name, value)
+            for name, value in sorted(element.attrib.items())
+            if name in _MATH_ATTRIBUTES
+        )
+        out.append(f"<{tag}{attrs}>")
+        out.append(str(escape(element.text or "")))
+        for child in element:
+            _rebuild(child, out)
+        out.append(f"</{tag}>")
+    else:
+        out.append(str(escape("".join(element.itertext()))))
+    out.append(str(escape(element.tail or "")))
+
+
+@lru_cache(maxsize=4096)  # formulas repeat (x, n, \alpha); converting one costs about a millisecond
+def math_html(latex, display=False, in_paragraph=False):
+    """LaTeX -> inert MathML; LaTeX that does not convert is shown as its source. Display
+    math inside a paragraph is wrapped in a span (a div would end the paragraph)."""
+    kind = "block" if display else "inline"
+    try:
+        tree = ET.fromstring(latex_to_mathml(latex, display="block" if display else "inline"))
+    except Exception:  # latex2mathml raises many kinds of error on malformed input
+        tree = None
+    if tree is None or tree.tag.removeprefix(_MATHML_NS) != "math":
+        return Markup('<code class="math-source {}">{}</code>').format(kind, latex)
+    out = []
+    _rebuild(tree, out)
+    body = "".join(out).replace("<math", '<math xmlns="http://www.w3.org/1998/Math/MathML"', 1)
+    tag = "div" if display and not in_paragraph else "span"
+    return Markup(f'<{tag} class="math {kind}">{body}</{tag}>')
+
+
+def _math_rule(display, in_paragraph):
+    def render(self, tokens, idx, options, env):
+        html = str(math_html(tokens[idx].content.strip(), display, in_paragraph))
+        return html if in_paragraph else html + "\n"
+    return render
+
+
 # html=False: raw HTML in a message is shown as text, never parsed. markdown-it's own link
 # validation refuses javascript:, vbscript:, file: and data: URLs. Images are not loaded
-# (a message could carry a tracking pixel): they stay text.
+# (a message could carry a tracking pixel): they stay text. Math: $…$ and $$…$$
+# (dollarmath; "$5 and $10" stays text) and \(…\), \[…\] (texmath's "brackets").
 _MD = (
     MarkdownIt("commonmark", {"html": False, "highlight": _highlight})
     .enable(["table", "strikethrough"])
     .disable("image")
+    .use(texmath_plugin, delimiters="brackets")
+    .use(dollarmath_plugin, allow_space=False, allow_digits=False, double_inline=True)
 )
+
+
+def _bracket_display_inline(state, silent):
+    """\\[…\\] inside a paragraph or list item (texmath only knows it as a block of its own)."""
+    if not state.src.startswith("\\[", state.pos):
+        return False
+    end = state.src.find("\\]", state.pos + 2)
+    if end < 0:
+        return False
+    if not silent:
+        state.push("math_inline_double", "math", 0).content = state.src[state.pos + 2:end]
+    state.pos = end + 2
+    return True
+
+
+_MD.inline.ruler.before("escape", "math_bracket_display", _bracket_display_inline)
+for _name, _display, _inline in (
+    ("math_inline", False, True), ("math_single", False, True), ("math_inline_double", True, True),
+    ("math_block", True, False), ("math_block_eqno", True, False), ("math_block_label", True, False),
+):
+    _MD.add_render_rule(_name, _math_rule(_display, _inline))
+
+
+_VALIDATE_LINK = _MD.validateLink
+
+
+def _safe_link(url):
+    """markdown-it's own check, which lets data:image/... links through, minus every data: URL
+    (control characters and spaces ignored, as a browser ignores them in a scheme)."""
+    scheme = re.sub(r"[\x00-\x20]", "", url).lower()
+    return _VALIDATE_LINK(url) and not scheme.startswith("data:")
+
+
+_MD.validateLink = _safe_link
 
 
 def markdown(text):
@@ -42,57 +147,11 @@ def pygments_css():
     return _FORMATTER.get_style_defs(".md pre")
 
 
-def children_of(rows):
-    """node id -> child node ids, in sibling order (child_index, then time, then id)."""
-    children = {}
-    for row in rows:
-        children.setdefault(row["parent_id"], []).append(row)
-    return {
-        parent: [
-            r["node_id"]
-            for r in sorted(
-                kids,
-                key=lambda r: (
-                    r["child_index"] if r["child_index"] is not None else 1 << 30,
-                    r["create_time"] or 0,
-                    r["node_id"],
-                ),
-            )
-        ]
-        for parent, kids in children.items()
-    }
-
-
-def newest_leaf(node, children):
-    """Follow the last (newest) child down to a leaf, as ChatGPT shows a fresh branch."""
-    seen = set()
-    while children.get(node) and node not in seen:
-        seen.add(node)
-        node = children[node][-1]
-    return node
-
-
-def branch(rows, leaf):
-    """The transcript for the branch ending at ``leaf``: a list of
-    ``(row, siblings, position)`` from the root down, where ``siblings`` are the node ids at
-    that fork (one when there is no choice) and ``position`` is this node's index there.
-    An interior ``leaf`` is followed down to its newest leaf."""
-    by_id = {r["node_id"]: r for r in rows}
-    children = children_of(rows)
-    if leaf not in by_id:
-        return []
-    leaf = newest_leaf(leaf, children)
-    path, seen, node = [], set(), leaf
-    while node in by_id and node not in seen:
-        seen.add(node)
-        path.append(by_id[node])
-        node = by_id[node]["parent_id"]
-    path.reverse()
-    out = []
-    for row in path:
-        siblings = children.get(row["parent_id"], [row["node_id"]])
-        out.append((row, siblings, siblings.index(row["node_id"]) if row["node_id"] in siblings else 0))
-    return out
+def pygments_dark_css():
+    """Code colours for the dark theme (the default style's blues vanish on a dark block)."""
+    css = HtmlFormatter(nowrap=True, style="github-dark").get_style_defs(".archiver-transcript .md pre")
+    rules = [line for line in css.splitlines() if not line.lstrip().startswith(("pre {", "td.", "span.linenos"))]
+    return Markup("@media (prefers-color-scheme: dark) {\n" + "\n".join(rules) + "\n}")
 
 
 def switch_targets(siblings, position, children):
@@ -121,6 +180,25 @@ def when(epoch):
     if epoch is None:
         return ""
     return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def human_time(value):
+    """An epoch or ISO-8601 time -> ``<time>`` reading "3 Mar 2025, 14:02" (UTC), the exact
+    ISO time in its title. Anything unparseable is shown as it came, escaped."""
+    if value is None or value == "":
+        return Markup("")
+    try:
+        if isinstance(value, (int, float)):
+            moment = datetime.fromtimestamp(value, timezone.utc)
+        else:
+            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)
+            moment = moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        return Markup("<time>{}</time>").format(value)
+    iso = moment.isoformat(timespec="seconds")  # made here, from numbers: nothing to escape
+    return Markup(f'<time datetime="{iso}" title="{iso}">{moment.day} {moment:%b %Y, %H:%M}</time>')
 
 
 def bar_chart(series, *, width=720, height=200, label="count"):
