@@ -322,6 +322,11 @@ CREATE TRIGGER archiver_refuse_excluded_message BEFORE INSERT ON chatgpt_message
         BEGIN
           SELECT RAISE(ABORT, 'refused by the archive''s privacy settings');
         END;
+CREATE TABLE "chatgpt_capture_pending" (
+   "capture_id" INTEGER PRIMARY KEY REFERENCES "chatgpt_capture"("id"),
+   "failed_at" TEXT,
+   "error" TEXT
+);
 CREATE TABLE chatgpt_embedding (
           id INTEGER PRIMARY KEY,
           message_id TEXT NOT NULL UNIQUE REFERENCES chatgpt_message(id),

@@ -34,6 +34,9 @@ def check_account(conn, conversation_id, account_id):
     if account_id is None:
         return
     row = conn.execute("SELECT account_id FROM chatgpt_conversation WHERE id = ?", [conversation_id]).fetchone()
+    if row is None:  # kept, its rows not derived yet: the account its first capture came with
+        row = conn.execute("SELECT account_id FROM chatgpt_capture WHERE conversation_id = ? AND account_id IS NOT NULL"
+                           " ORDER BY id LIMIT 1", [conversation_id]).fetchone()
     if row and row[0] is not None and row[0] != account_id:
         raise AccountConflict(
             f"conversation {conversation_id} is archived under another account; workspaces never merge")

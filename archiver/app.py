@@ -14,6 +14,7 @@ from pathlib import Path
 
 from datasette.app import Datasette
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.middleware import Middleware
@@ -30,9 +31,10 @@ from .db import (
     archive_stats,
     ensure_secret,
     open_db,
-    prepare_capture,
+    receive_capture,
     wanted_conversations,
 )
+from .deriving import Deriver
 from .guards import BodyGuard, BodyRefused, LoopbackHostGuard, error_response
 from .web.auth import WRITABLE_TABLES, authenticate
 from .web.config import browse_config, browse_metadata
@@ -41,7 +43,7 @@ from .intake import (
     NotArchived,
     admit_file,
     save_admitted_asset,
-    save_admitted_capture,
+    save_admitted_received,
     save_admitted_textdocs,
 )
 from .privacy import Refused, allowed_items
@@ -60,6 +62,7 @@ MAX_WANTED_FILES = 10_000
 
 
 EMBEDDER_GRACE = 5.0  # seconds shutdown waits for the cancelled embedder before going on
+DERIVE_GRACE = 30.0  # seconds shutdown waits for rows of captures already answered
 
 
 class ApiError(Exception):
@@ -120,6 +123,8 @@ def create_app(
     )
     ds.root_enabled = bool(root or public)
     archive = ds.get_database(name)
+    new_text = asyncio.Event()  # set after each capture's rows are derived: the embedder has work
+    deriver = Deriver(archive, on_derived=new_text.set)
 
     async def require_token(request):
         token = bearer_token(request.headers.get("authorization"))
@@ -139,12 +144,22 @@ def create_app(
         token_name = await require_token(request)
         account_id = query_account(request)
         body = await request.body()  # read after the token check; BodyGuard bounds size and time
-        capture = await run_in_threadpool(prepare_capture, body)
-        result = await write_or_refuse(
-            archive, lambda conn: save_admitted_capture(conn, capture, token_name=token_name, account_id=account_id))
-        new_text.set()
+        # Answered once the raw capture is committed (checked to be JSON shaped like a
+        # conversation first, so bad input is still a 4xx, and admitted by the privacy settings
+        # and its account, so a refusal is still a skip and a conflict a 409, nothing written);
+        # its rows are derived right after, in capture order.
+        received = await run_in_threadpool(receive_capture, body)
+        capture_id, duplicate, pending = await write_or_refuse(archive, lambda conn: save_admitted_received(
+            conn, received, token_name=token_name, account_id=account_id))
+        done = None if duplicate else deriver.submit(capture_id, received.raw, received.data)
         return JSONResponse(
-            {"ok": True, **result.as_dict()}, status_code=200 if result.duplicate else 201
+            {"ok": True, "conversation_id": received.conversation_id, "capture_id": capture_id,
+             "duplicate": duplicate, "derived": not pending,
+             "messages": None, "new_messages": None, "unknown_content_types": None},
+            status_code=200 if duplicate else 201,
+            # The answer is sent first; the request ends when the rows are in, so in-process
+            # callers (and the access log) see the whole of it.
+            background=BackgroundTask(deriver.wait, done) if done else None,
         )
 
     async def wanted(request):
@@ -206,19 +221,23 @@ def create_app(
         return JSONResponse({"ok": True, **await archive.execute_fn(archive_stats)})
 
     mcp_endpoint, mcp_sessions = mcp_app(archive, base_url)
-    new_text = asyncio.Event()  # set after each capture: the embedder has work
 
     @asynccontextmanager
     async def lifespan(app):
         # Starlette does not pass lifespan events to mounted apps: Datasette's startup and
         # the MCP session manager run from here, and the semantic-search embedder beside them.
         await ds.invoke_startup()
+        await deriver.start()  # captures a killed run acknowledged get their rows first
         embedding = asyncio.create_task(keep_embedded(
             archive.execute_fn, lambda fn: archive.execute_write_fn(fn), new_text, log=log), name="embedder")
         try:
             async with mcp_sessions.run():
                 yield
         finally:
+            await deriver.finish(DERIVE_GRACE)  # what was answered gets its rows
+            if deriver.task is not None:
+                await stop_background(deriver.task, EMBEDDER_GRACE)
+                deriver.task = None
             await stop_background(embedding, EMBEDDER_GRACE)
             await ds.invoke_shutdown()
 

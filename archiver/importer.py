@@ -1,8 +1,9 @@
 """Importing OpenAI's data export (ZIP, extracted folder, conversations.json or the split
 conversations-NNN.json files) through the same reshape-and-save path as live captures.
 
-Conversations are streamed one at a time (ijson), so memory stays flat however large the
-export; they are written in batches, one transaction per batch. Assets are stored once by
+Conversations are cut out of the export one at a time as their exact bytes (jsonsplit), so
+memory stays flat however large the export and each is kept exactly as the export wrote it;
+they are written in batches, one transaction per batch. Assets are stored once by
 content hash; other export files land in tables; nothing unknown is fatal.
 """
 
@@ -14,13 +15,14 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-import ijson
+import msgspec
 import sqlite_utils
 
 from .assets import TooBig, export_file_id, save_asset, sniff_mime, spool_stream
-from .db import now_iso, prepare_capture, save_capture, search_index_paused, write_transaction
+from .db import bulk_loading, now_iso, prepare_capture, save_capture, search_index_paused, write_transaction
+from .jsonsplit import split_array
 from .privacy import refusal
-from .reshape import MESSAGE_TABLE, NotAConversation, to_json
+from .reshape import MESSAGE_TABLE, BadJSON, NotAConversation, parse_json, to_json
 from .textdocs import export_textdoc_columns
 
 # Per-file limits, so one file in an export (a zip's 1 MB can hold 1 GB of zeros) can neither
@@ -180,16 +182,17 @@ def _json_start(head):
 
 
 def iter_conversations(stream):
-    """Yield (index, conversation) from a conversations file: a JSON array streamed item by
-    item, or one conversation object."""
+    """Yield (index, exact bytes) of each conversation in a conversations file: a JSON array,
+    cut element by element, or one conversation object."""
     head = stream.read(64)
     first = _json_start(head)
     rest = _Prefixed(head, stream)
     if first == b"[":
-        for index, item in enumerate(ijson.items(rest, "item", use_float=True)):
-            yield index, item
+        yield from enumerate(split_array(rest))
     elif first == b"{":
-        yield 0, json.loads(read_bounded(rest, MAX_JSON_BYTES))
+        raw = read_bounded(rest, MAX_JSON_BYTES).strip()
+        json.loads(raw)  # one conversation: malformed is said of the file, as for an array
+        yield 0, raw
     else:
         raise ImportProblem("not JSON: expected a conversation list or object")
 
@@ -219,7 +222,7 @@ def import_paths(db, paths, progress=None, bulk=False):
     # in WAL mode NORMAL still never corrupts, it only may lose the last batch on power loss.
     db.conn.execute("PRAGMA synchronous = NORMAL")
     if bulk:
-        with search_index_paused(db.conn):
+        with bulk_loading(db.conn), search_index_paused(db.conn):
             return import_paths(db, paths, progress)
     summary = Summary()
     for path in paths:
@@ -265,7 +268,7 @@ def _import_conversations(db, entry, where, summary, progress):
                     batch = []
                     if progress:
                         progress(summary)
-    except (ijson.JSONError, ValueError) as e:
+    except ValueError as e:  # SplitError: the file is cut off or malformed past this point
         reason = str(e).splitlines()[0].strip() if str(e).strip() else type(e).__name__
         if seen:
             summary.skipped.append(f"{where}: truncated or malformed JSON after {seen} conversations ({reason})")
@@ -278,15 +281,21 @@ def _import_conversations(db, entry, where, summary, progress):
 
 def _save_batch(db, batch, where, summary):
     prepared = []
-    for index, item in batch:
-        label = _label(item, index)
+    for index, raw in batch:
         try:
-            raw = to_json(item).encode("utf-8")
             if len(raw) > MAX_JSON_BYTES:
                 raise NotAConversation(f"conversation too large: {len(raw):,} bytes, over {MAX_JSON_BYTES:,}")
+            item = parse_json(raw)
+        except BadJSON as e:
+            summary.skipped.append(f"{where}: item {index}: {e}")
+            continue
+        except NotAConversation as e:  # too large: refused before it is parsed
+            summary.skipped.append(f"{where}: {_raw_label(raw, index)}: {e}")
+            continue
+        try:
             prepared.append(prepare_capture(raw, data=item))
         except NotAConversation as e:
-            summary.skipped.append(f"{where}: {label}: {e}")
+            summary.skipped.append(f"{where}: {_label(item, index)}: {e}")
     with write_transaction(db) as conn:
         for capture in prepared:
             cid = capture.conversation["id"]
@@ -306,6 +315,18 @@ def _save_batch(db, batch, where, summary):
             carrying = sum(1 for m in capture.rows[MESSAGE_TABLE] if m["author_role"] is not None)
             summary.messages += carrying
             summary.new_messages += result.new_messages if existed else carrying
+
+
+# The top level alone, its values kept as bytes: names a conversation refused before parsing.
+_TOP_LEVEL = msgspec.json.Decoder(dict[str, msgspec.Raw])
+
+
+def _raw_label(raw, index):
+    try:
+        top = _TOP_LEVEL.decode(raw)
+        return _label({k: msgspec.json.decode(top[k]) for k in ("conversation_id", "id") if k in top}, index)
+    except (msgspec.DecodeError, RecursionError):
+        return f"item {index}"
 
 
 def _label(item, index):

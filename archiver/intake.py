@@ -7,7 +7,7 @@ import gzip
 
 from .accounts import check_account, record_account
 from .assets import is_named_by, save_live_asset
-from .db import save_capture
+from .db import save_capture, save_received
 from .privacy import Refused, held_refusal, refusal
 from .textdocs import save_textdocs
 
@@ -26,6 +26,21 @@ def save_admitted_capture(conn, capture, *, token_name, account_id):
     result = save_capture(conn, capture, source="api", token_name=token_name)
     record_account(conn, conversation["id"], result.capture_id, account_id)
     return result
+
+
+def save_admitted_received(conn, received, *, token_name, account_id):
+    """The server's quick path (db.save_received: the raw capture kept and marked pending, its
+    rows derived after the answer) behind the same checks as save_admitted_capture, judged by
+    the capture's top-level fields before anything is written. Returns (capture id,
+    duplicate, pending)."""
+    reason = refusal(conn, received.conversation)
+    if reason:
+        raise Refused(reason)
+    check_account(conn, received.conversation_id, account_id)
+    capture_id, duplicate, pending = save_received(conn, received, source="api", token_name=token_name)
+    # On the capture now; on the conversation now if it has rows, else when they are derived.
+    record_account(conn, received.conversation_id, capture_id, account_id)
+    return capture_id, duplicate, pending
 
 
 def admit_part(conn, conversation_id):

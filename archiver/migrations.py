@@ -422,6 +422,20 @@ def m022_privacy(db):
 
 
 @migrations()
+def m025_capture_pending(db):
+    """Captures the server has kept but not yet reshaped into rows. The server answers a
+    capture once its raw bytes are committed, with a row here in the same transaction; the
+    rows are derived right after, and the row here goes with them (same transaction). What
+    is left at start-up (the server was killed) is derived before anything else. A capture
+    that cannot be reshaped stays, with its error, counted in /api/stats."""
+    db["chatgpt_capture_pending"].create(
+        {"capture_id": int, "failed_at": str, "error": str},
+        pk="capture_id",
+        foreign_keys=[("capture_id", "chatgpt_capture", "id")],
+    )
+
+
+@migrations()
 def m030_token_scopes(db):
     """Tokens get a scope: ``write`` (what every token could do so far) or ``read`` (MCP)."""
     db["archiver_token"].add_column("scope", str, not_null_default="write")

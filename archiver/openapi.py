@@ -20,14 +20,23 @@ def _ok(schema, description, status="200"):
     return {status: {"description": description, "content": {"application/json": {"schema": schema}}}}
 
 
+# The answer comes once the raw capture is committed (durable); the rows are derived right
+# after, so what only they tell (message counts, unknown content types) is not known yet.
+_UNKNOWN_AT_ANSWER = {"nullable": True, "description": "Always null: rows are derived after the answer"}
 SAVED = {
     "type": "object",
-    "required": ["ok", "conversation_id", "capture_id", "duplicate", "messages", "new_messages",
+    "required": ["ok", "conversation_id", "capture_id", "duplicate", "derived", "messages", "new_messages",
                  "unknown_content_types"],
     "properties": {
         "ok": {"const": True}, "conversation_id": {"type": "string"}, "capture_id": {"type": "integer"},
-        "duplicate": {"type": "boolean"}, "messages": {"type": "integer"}, "new_messages": {"type": "integer"},
-        "unknown_content_types": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "duplicate": {"type": "boolean"},
+        "derived": {"type": "boolean", "description": "Whether this capture's rows are in the archive yet:"
+                    " false for a new capture (they follow within moments, in capture order; /api/stats"
+                    " counts captures_pending and captures_failed)"},
+        "messages": {"type": "integer", **_UNKNOWN_AT_ANSWER},
+        "new_messages": {"type": "integer", **_UNKNOWN_AT_ANSWER},
+        "unknown_content_types": {"type": "object", "additionalProperties": {"type": "integer"},
+                                  **_UNKNOWN_AT_ANSWER},
     },
 }
 
@@ -76,7 +85,8 @@ SPEC = {
             "parameters": [{"name": "account_id", "in": "query", "required": False,
                             "description": "The ChatGPT account or workspace it belongs to",
                             "schema": _QUERY_ID}],
-            "responses": {**_ok(SAVED, "Stored", "201"),
+            "responses": {**_ok(SAVED, "Kept: the raw capture is committed and survives a crash; its rows"
+                                " are derived after the answer", "201"),
                           "200": {"description": "Identical bytes already stored, or skipped by the privacy"
                                   " settings", "content": {"application/json": {"schema": {"oneOf": [SAVED, SKIPPED]}}}},
                           **_errors(400, 401, 403, 409, 413, 422, 503)},
@@ -145,7 +155,8 @@ SPEC = {
         }},
         "/api/stats": {"get": {
             "summary": "Counts, and content types the archiver did not recognise",
-            "responses": {**_ok({"type": "object", "required": ["ok", "conversations", "messages"]}, "Counts"),
+            "responses": {**_ok({"type": "object", "required": ["ok", "conversations", "messages", "captures",
+                                                                "captures_pending", "captures_failed"]}, "Counts"),
                           **_errors(401, 403)},
         }},
         "/api/health": {"get": {

@@ -180,6 +180,8 @@ def forget_conversation(conn, conversation_id):
                       " AND sha256 NOT IN (SELECT sha256 FROM chatgpt_asset_file)", json.dumps(blobs))
     gone.textdocs = run("DELETE FROM chatgpt_textdoc WHERE conversation_id = ?", conversation_id)
     gone.messages = run("DELETE FROM chatgpt_message WHERE conversation_id = ?", conversation_id)
+    run("DELETE FROM chatgpt_capture_pending WHERE capture_id IN"
+        " (SELECT id FROM chatgpt_capture WHERE conversation_id = ?)", conversation_id)
     gone.captures = run("DELETE FROM chatgpt_capture WHERE conversation_id = ?", conversation_id)
     run("DELETE FROM chatgpt_public WHERE conversation_id = ?", conversation_id)
     for table in _other_tables(conn):

@@ -405,10 +405,32 @@ def _has_image(content, metadata):
     )
 
 
-def _conversation_row(cid, data, shape, leaf):
+def admission_row(data):
+    """The fields of a conversation's row that the privacy settings judge (id, GPT, project,
+    flags), from its top-level fields alone, with the values ``reshape_conversation`` gives
+    them: the server admits a capture by these before it keeps it and derives the rows.
+    Raises NotAConversation without an id. Pure."""
+    gizmo_id, template_id, project = _placement(data)
+    return {"id": conversation_key(data), "gizmo_id": gizmo_id, "project_id": project,
+            "conversation_template_id": template_id,
+            "is_temporary_chat": _bool_int(data.get("is_temporary_chat")),
+            "conversation_json": to_json({"is_do_not_remember": data.get("is_do_not_remember")})}
+
+
+# The top-level fields admission_row reads.
+ADMISSION_FIELDS = ("conversation_id", "id", "gizmo_id", "conversation_template_id", "is_temporary_chat",
+                    "is_do_not_remember")
+
+
+def _placement(data):
     gizmo_id = _str_or_none(data.get("gizmo_id"))
     template_id = _str_or_none(data.get("conversation_template_id"))
     project = next((p for p in (gizmo_id, template_id) if p and p.startswith("g-p-")), None)
+    return gizmo_id, template_id, project
+
+
+def _conversation_row(cid, data, shape, leaf):
+    gizmo_id, template_id, project = _placement(data)
     row = dict.fromkeys(CONVERSATION_COLUMNS)
     row.update(
         id=cid,

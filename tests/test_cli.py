@@ -93,6 +93,7 @@ def test_rebuild_and_stats(tmp_path):
     assert run("rebuild", db).output == "Rebuilt from 4 captures\nEmbedded 27 messages for semantic search.\n"
     stats = json.loads(run("stats", db).output)
     assert stats == {"conversations": 4, "messages": 49, "nodes": 53, "captures": 4,
+                     "captures_pending": 0, "captures_failed": 0,
                      "unknown_content_types": {"hologram_v9": 1, "part:smell_pointer": 1}}
     # Only the message-less nodes (roots) are without text again.
     assert open_db(db).execute(

@@ -50,4 +50,4 @@ def test_every_imported_module_is_a_declared_runtime_dependency():
 
 def test_the_check_sees_the_modules_it_must():
     modules = imported_top_level_modules()
-    assert {"datasette", "sqlite_utils", "starlette", "uvicorn", "click", "pygments", "ijson"} <= set(modules)
+    assert {"datasette", "sqlite_utils", "starlette", "uvicorn", "click", "pygments", "msgspec", "isal"} <= set(modules)

@@ -2,6 +2,8 @@
 split files, with assets, canvas documents and the other export files)."""
 
 import copy
+import gzip
+import hashlib
 import json
 import zipfile
 
@@ -158,7 +160,7 @@ def test_bad_inputs_are_named_and_the_rest_lands(tmp_path):
     problems = [line for line in result.stderr.splitlines() if line.startswith("Skipped: ")]
     assert problems == [
         "Skipped: export:conversations-001.json: truncated or malformed JSON after 2 conversations"
-        " (parse error: premature EOF)",
+        " (the array is cut off inside an element)",
         f"Skipped: {tmp_path}/not-export.json: item 0: not a conversation: no 'mapping' object (full tree) or"
         " 'messages' list (paged read)",
         f"Skipped: {tmp_path}/one-bad.json: conversation bad-mapping: 'mapping' must be an object, got an array",
@@ -184,6 +186,21 @@ def test_corpus_exports_import_with_every_node(tmp_path):
             expected |= {(cid, node) for node in conversation["mapping"]}
     stored = set(db.execute("select conversation_id, node_id from chatgpt_message").fetchall())
     assert stored == expected
+
+
+def test_each_conversation_is_kept_as_the_exact_bytes_the_export_holds(tmp_path):
+    # Not a re-serialisation: the export's own spacing, escapes and key order, byte for byte.
+    items = [fixture_json("branched.json"), EVERY]
+    texts = [json.dumps(items[0], indent=1, ensure_ascii=True), json.dumps(items[1], ensure_ascii=False)]
+    export = tmp_path / "conversations.json"
+    export.write_bytes(("[\n" + " ,\n".join(texts) + "\n]\n").encode())
+    db = open_db(tmp_path / "a.db")
+    summary = import_paths(db, [export])
+    assert (summary.new, summary.skipped) == (2, [])
+    kept = [gzip.decompress(body) for (body,) in db.execute("select body from chatgpt_capture order by id")]
+    assert kept == [t.encode() for t in texts]
+    assert [hashlib.sha256(t.encode()).hexdigest() for t in texts] == [
+        r[0] for r in db.execute("select sha256 from chatgpt_capture order by id")]
 
 
 def test_single_conversation_object_file(tmp_path):

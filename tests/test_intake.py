@@ -478,3 +478,91 @@ def test_file_ids_take_what_the_userscript_sends_and_nothing_path_like():
     for bad in ("file-", "file_" + "f" * 201, "file-a.png", "file-a/b", "../file-a", "File-a", "file-a\n", "file-é"):
         with pytest.raises(BadFileId):
             check_file_id(bad)
+
+
+# Ingest answers once the raw capture is kept and derives rows afterwards (issue 15): the
+# admission above must hold between the two, when only the raw capture exists.
+
+def _received(data, db, account=None, token_name="t"):
+    from archiver.db import receive_capture
+    from archiver.intake import save_admitted_received
+
+    with write_transaction(db) as conn:
+        return save_admitted_received(conn, receive_capture(json.dumps(data).encode()),
+                                      token_name=token_name, account_id=account)
+
+
+def _derive(db):
+    from archiver.db import derive_pending
+
+    return derive_pending(db.conn)
+
+
+def test_account_of_a_kept_capture_not_yet_derived_is_held_and_reaches_its_conversation(db):
+    from archiver.accounts import AccountConflict
+
+    capture_id, duplicate, pending = _received(EVERY, db, account="account-a")
+    assert (duplicate, pending) == (False, True)
+    assert db.execute("select count(*) from chatgpt_conversation").fetchone()[0] == 0
+    other = dict(EVERY, title="posted from the other workspace")
+    with pytest.raises(AccountConflict):
+        _received(other, db, account="account-b")
+    assert db.execute("select count(*) from chatgpt_capture").fetchone()[0] == 1  # nothing written
+    assert _derive(db) == (1, 0)
+    assert db.execute("select account_id from chatgpt_conversation where id = ?", [CID]).fetchall() == [("account-a",)]
+    assert db.execute("select id, account_id from chatgpt_capture").fetchall() == [(capture_id, "account-a")]
+    assert db.execute("select count(*) from chatgpt_capture_pending").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("setting, data", [
+    (None, dict(EVERY, is_temporary_chat=True)),
+    ("archive-do-not-remember-chats", dict(EVERY, is_do_not_remember=True)),
+])
+def test_a_refused_capture_is_refused_before_it_is_kept(db, setting, data):
+    from archiver.privacy import Refused
+
+    if setting:
+        with write_transaction(db) as conn:
+            set_setting(conn, setting, "off")
+    with pytest.raises(Refused):
+        _received(data, db)
+    assert db.execute("select (select count(*) from chatgpt_capture) + (select count(*) from chatgpt_capture_pending)"
+                      ).fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("kind, value, field", [
+    ("project", "g-p-67a1b2c3d4e5f6", "gizmo_id"), ("gpt", "g-5Xy9AbCdEf", "gizmo_id"),
+    ("project", "g-p-1234abcd", "conversation_template_id"), ("conversation", CID, None),
+])
+def test_an_excluded_capture_is_refused_before_it_is_kept(db, kind, value, field):
+    from archiver.privacy import Refused
+
+    with write_transaction(db) as conn:
+        add_exclusion(conn, kind, value)
+    with pytest.raises(Refused):
+        _received(dict(EVERY, **({field: value} if field else {})), db)
+    assert db.execute("select count(*) from chatgpt_capture").fetchone()[0] == 0
+
+
+def test_admission_judges_the_same_fields_the_rows_get():
+    from archiver.reshape import CONVERSATION_TABLE, admission_row, reshape_conversation
+
+    for data in (EVERY, dict(EVERY, gizmo_id="g-p-abc", is_temporary_chat=True, is_do_not_remember=True),
+                 dict(EVERY, conversation_template_id="g-p-x", gizmo_id=7)):
+        row = reshape_conversation(copy.deepcopy(data))[CONVERSATION_TABLE][0]
+        admitted = admission_row(data)
+        assert {k: admitted[k] for k in admitted if k != "conversation_json"} == {
+            k: row[k] for k in admitted if k != "conversation_json"}
+        assert json.loads(admitted["conversation_json"])["is_do_not_remember"] == json.loads(
+            row["conversation_json"]).get("is_do_not_remember")
+
+
+def test_forgetting_a_conversation_whose_rows_are_pending_leaves_nothing_to_derive(db):
+    from archiver.privacy import forget_conversation
+
+    _received(EVERY, db)
+    with write_transaction(db) as conn:
+        forget_conversation(conn, CID)
+    assert db.execute("select count(*) from chatgpt_capture_pending").fetchone()[0] == 0
+    assert _derive(db) == (0, 0)
+    assert db.execute("select count(*) from chatgpt_message").fetchone()[0] == 0

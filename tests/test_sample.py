@@ -26,7 +26,8 @@ def test_sample_loads_into_sample_db_and_says_how_to_browse_it(tmp_path):
     assert not (tmp_path / "archive.db").exists()  # never the real archive
     db = open_db(tmp_path / "sample.db")
     assert json.loads(run("stats", "--db", "sample.db").output) == {
-        "conversations": 27, "messages": 68, "nodes": 95, "captures": 27, "unknown_content_types": {}}
+        "conversations": 27, "messages": 68, "nodes": 95, "captures": 27, "captures_pending": 0,
+        "captures_failed": 0, "unknown_content_types": {}}
     # The pages have something to show for every feature: a fork, reasoning, code, a picture
     # linked to the message naming it, a generated picture, citations, a canvas, a project,
     # an archived and an untitled conversation, and dates from today back past a year.

@@ -1,0 +1,101 @@
+"""Bulk imports: the fast journal only for a new, empty archive; an archive that held data
+survives an import killed at any moment, whole and searchable."""
+
+import gzip
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+
+from archiver.db import open_db, write_transaction
+from archiver.importer import import_paths
+from archiver.tokens import create_token
+from conftest import fixture_json
+
+
+def write_export(path, n, prefix="bulk"):
+    base = fixture_json("every_content_type.json")
+    items = []
+    for i in range(n):
+        item = json.loads(json.dumps(base))
+        item["id"] = item["conversation_id"] = f"{prefix}-{i:05d}"
+        item["title"] = f"bulk conversation {i}"
+        items.append(item)
+    path.write_text(json.dumps(items))
+    return items
+
+
+def journal_modes_during_import(db, export):
+    seen = set()
+    import_paths(db, [export], progress=lambda s: seen.add(db.execute("PRAGMA journal_mode").fetchone()[0]),
+                 bulk=True)
+    return seen
+
+
+def test_a_new_empty_archive_loads_without_the_log_then_is_wal_and_whole(tmp_path):
+    export = tmp_path / "conversations.json"
+    write_export(export, 30)
+    db = open_db(tmp_path / "a.db")
+    assert journal_modes_during_import(db, export) == {"truncate"}
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert db.execute("select count(*) from chatgpt_conversation").fetchone()[0] == 30
+    found = db.execute("select count(*) from chatgpt_message_fts where chatgpt_message_fts match 'larkspur'")
+    assert found.fetchone()[0] == 30
+
+
+def test_an_archive_holding_anything_keeps_the_log(tmp_path):
+    export = tmp_path / "conversations.json"
+    write_export(export, 5)
+    db = open_db(tmp_path / "a.db")
+    with write_transaction(db) as conn:
+        create_token(conn, "laptop")  # even a token alone is worth protecting
+    assert journal_modes_during_import(db, export) == {"wal"}
+
+
+def test_killing_a_bulk_import_never_harms_what_the_archive_held(tmp_path):
+    db_path = tmp_path / "a.db"
+    first = tmp_path / "first.json"
+    write_export(first, 3, prefix="kept")
+    import_paths(open_db(db_path), [first])
+    export = tmp_path / "conversations.json"
+    write_export(export, 400)  # about 12 MB: a bulk import
+    rng, interrupted = random.Random(7), 0
+    for _ in range(3):
+        process = subprocess.Popen([sys.executable, "-m", "archiver", "import", "--quiet", "--db", str(db_path),
+                                    str(export)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.5, 2.0))
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+        db = open_db(db_path)  # also restores the search triggers an interrupted import paused
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        kept = db.execute("select id from chatgpt_conversation where id like 'kept-%' order by id").fetchall()
+        assert kept == [("kept-00000",), ("kept-00001",), ("kept-00002",)]
+        found = db.execute("select count(*) from chatgpt_message_fts where chatgpt_message_fts match 'larkspur'")
+        messages = db.execute("select count(*) from chatgpt_message where text like '%larkspur%'").fetchone()[0]
+        assert found.fetchone()[0] == messages >= 3
+        interrupted += db.execute("select count(*) from chatgpt_conversation").fetchone()[0] < 403
+        db.close()
+    assert interrupted  # the kills did land mid-import
+
+
+def test_a_bulk_import_stores_the_same_captures_counts_and_problems_as_a_plain_one(tmp_path):
+    export = tmp_path / "conversations.json"
+    items = write_export(export, 60)
+    items.insert(30, {"id": "bad", "mapping": 3})
+    text = json.dumps(items)
+    export.write_text(text[: text.rindex(items[-1]["id"]) + 5])  # cut off in the last one
+    results = {}
+    for bulk in (False, True):
+        db = open_db(tmp_path / f"{bulk}.db")
+        summary = import_paths(db, [export], bulk=bulk)
+        bodies = db.execute("select conversation_id, sha256, body from chatgpt_capture order by id").fetchall()
+        results[bulk] = (summary.new, summary.messages, summary.skipped,
+                         [(c, s, gzip.decompress(b)) for c, s, b in bodies])
+    assert results[True] == results[False]
+    assert results[True][:3] == (59, 59 * 39, [
+        f"{export}: truncated or malformed JSON after 60 conversations (the array is cut off inside an element)",
+        f"{export}: conversation bad: 'mapping' must be an object, got a number"])
