@@ -1,8 +1,8 @@
 """Browsing the archive in real headless Chromium against a real `chatgpt-archiver serve`.
 
-Screenshots of the transcript, search and dashboard go to a temporary folder, so a test run
-never changes tracked files. To refresh the README's pictures in docs/, run
-`ARCHIVER_SCREENSHOTS=docs pytest tests/test_browse_browser.py`."""
+Screenshots of the transcript, search and dashboard go to a temporary folder (or the one
+ARCHIVER_SCREENSHOTS names), so a test run never changes tracked files. The README's pictures
+come from tests/test_home_browser.py and tests/test_transcript_browser.py."""
 
 import json
 import os
