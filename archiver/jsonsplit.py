@@ -19,9 +19,10 @@ _SKIP = msgspec.json.Decoder(msgspec.Raw)
 _TRAILING = re.compile(r"trailing characters \(byte (\d+)\)")
 _WHITESPACE = b" \t\n\r"
 _NOT_WHITESPACE = re.compile(rb"[^ \t\n\r]")
-# A whole string (to the end of the buffer if it is cut off there), or a bracket.
+# A whole string (to the end of the buffer if it is cut off there, even right after a
+# backslash: else the string's own text would be read as brackets), or a bracket.
 _SCALAR_END = re.compile(rb"[,\]\s]")
-_TOKEN = re.compile(rb'"[^"\\]*(?:\\[\s\S][^"\\]*)*(?:"|\Z)|[\[\]{}]')
+_TOKEN = re.compile(rb'"[^"\\]*(?:\\[\s\S][^"\\]*)*(?:"|\\?\Z)|[\[\]{}]')
 
 
 class SplitError(ValueError):

@@ -74,3 +74,13 @@ def test_memory_is_bounded_by_the_largest_element_not_the_file():
         # Read no further ahead than an element and a chunk past the one handed out.
         assert stream.tell() <= n * (len(element) + 1) + 2 * max(chunk, len(element))
     assert n == 200
+
+
+def test_a_string_cut_right_after_a_backslash_is_not_read_as_brackets():
+    # Found by the property above: msgspec calls a number cut off by the buffer "invalid", so
+    # the scanner takes over; a buffer ending inside '"\"},{\"' just after a backslash made
+    # it read the string's '}' as the element's end.
+    element = {"-": -1.5e16, '"},{"': None}
+    data = json.dumps([element], separators=(",", ":")).encode()
+    for chunk in range(1, len(data) + 1):
+        assert split(data, chunk) == [json.dumps(element, separators=(",", ":")).encode()], chunk
