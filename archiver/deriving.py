@@ -113,7 +113,8 @@ class Deriver:
         except sqlite3.Error as e:
             # The rows cannot be written (a trigger refused them, the disk is full): keep the
             # capture, marked failed, so one capture cannot hold up every later one.
-            await self.database.execute_write_fn(lambda conn: mark_failed(conn, capture_id, f"cannot write rows: {e}"))
+            reason = f"cannot write rows: {e}"  # bound here: `e` is unbound once the except ends
+            await self.database.execute_write_fn(lambda conn: mark_failed(conn, capture_id, reason))
             log.error("capture %d kept but not derived: %s", capture_id, e)
         else:
             if rows is not None and self.on_derived:

@@ -7,7 +7,7 @@ import gzip
 
 from .accounts import check_account, record_account
 from .assets import is_named_by, save_live_asset
-from .db import save_capture, save_received
+from .db import save_received
 from .privacy import Refused, held_refusal, refusal
 from .textdocs import save_textdocs
 
@@ -16,21 +16,9 @@ class NotArchived(Exception):
     """Something about a conversation (or a file no message of it names) the archive does not hold."""
 
 
-def save_admitted_capture(conn, capture, *, token_name, account_id):
-    """save_capture, if the settings allow the conversation and its account is not another's."""
-    conversation = capture.conversation
-    reason = refusal(conn, conversation)
-    if reason:
-        raise Refused(reason)
-    check_account(conn, conversation["id"], account_id)
-    result = save_capture(conn, capture, source="api", token_name=token_name)
-    record_account(conn, conversation["id"], result.capture_id, account_id)
-    return result
-
-
 def save_admitted_received(conn, received, *, token_name, account_id):
     """The server's quick path (db.save_received: the raw capture kept and marked pending, its
-    rows derived after the answer) behind the same checks as save_admitted_capture, judged by
+    rows derived after the answer) behind the settings and account checks, judged by
     the capture's top-level fields before anything is written. Returns (capture id,
     duplicate, pending)."""
     reason = refusal(conn, received.conversation)

@@ -11,7 +11,7 @@ from archiver.app import create_app, root_login_path
 from archiver.db import publish_conversation, write_transaction
 from archiver.reshape import reshape_conversation
 from archiver.web.citations import link_citations, mark_citations
-from archiver.web.render import branch, fill_months, fts_query, highlighted_snippet, human_time, markdown, math_html
+from archiver.web.render import branch, fill_months, human_time, markdown, math_html
 from archiver.web.turns import branch_rows, build_turns
 from conftest import CORPUS, fixture_bytes, fixture_json
 
@@ -42,15 +42,6 @@ def test_markdown_is_rendered_and_raw_html_is_text():
     assert "&lt;script&gt;" in html and "<script>" not in html
     assert 'href="javascript:' not in html and "<img" not in html
     assert '<pre><code class="language-python">' in html and "x</span>" in html  # highlighted
-
-
-def test_snippet_highlight_escapes_everything_but_marks():
-    assert str(highlighted_snippet("a \x02<b>hit</b>\x03 z")) == "a <mark>&lt;b&gt;hit&lt;/b&gt;</mark> z"
-
-
-def test_fts_query_quotes_words():
-    assert fts_query('frobnicate_widgets AND "x" OR (') == '"frobnicate_widgets" "AND" "x" "OR"'
-    assert fts_query("  ") == ""
 
 
 def test_fill_months_spans_year_ends():

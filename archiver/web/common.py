@@ -19,11 +19,6 @@ async def can_read_all(datasette, request):
     )
 
 
-async def is_published(db, cid):
-    rows = await db.execute("SELECT 1 FROM chatgpt_public WHERE conversation_id = ?", [cid])
-    return bool(rows.rows)
-
-
 async def render(datasette, request, template, context):
     context = {"archiver_css": Markup(pygments_css()), "archiver_css_dark": Markup(_DARK_CODE), **context}
     return Response.html(await datasette.render_template(template, context, request=request))

@@ -161,21 +161,6 @@ def switch_targets(siblings, position, children):
     return prev_leaf, next_leaf
 
 
-_MARK_OPEN, _MARK_CLOSE = "\x02", "\x03"
-
-
-def highlighted_snippet(snippet):
-    """An FTS5 snippet() made with \\x02/\\x03 around matches -> escaped HTML with <mark>."""
-    text = str(escape(snippet or ""))
-    return Markup(text.replace(_MARK_OPEN, "<mark>").replace(_MARK_CLOSE, "</mark>"))
-
-
-def fts_query(q):
-    """A user's search words as a safe FTS5 query: each word quoted, all required."""
-    words = re.findall(r"\w[\w'-]*", q or "")
-    return " ".join('"{}"'.format(w.replace('"', "")) for w in words)
-
-
 def when(epoch):
     if epoch is None:
         return ""
