@@ -4,7 +4,9 @@ endpoints, including the insert API, are described by Datasette, not here."""
 from . import __version__
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
-_ID = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^\\S"}
+# Not blank: starts with a character Python does not strip as whitespace (which includes the
+# separators \x1c-\x1f and \x85 that JSON Schema's \s leaves out).
+_ID = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\s\\x1c-\\x1f\\x85]"}
 
 
 def _errors(*statuses):
