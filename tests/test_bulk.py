@@ -4,6 +4,7 @@ survives an import killed at any moment, whole and searchable."""
 import gzip
 import json
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -62,11 +63,18 @@ def test_killing_a_bulk_import_never_harms_what_the_archive_held(tmp_path):
     import_paths(open_db(db_path), [first])
     export = tmp_path / "conversations.json"
     write_export(export, 400)  # about 12 MB: a bulk import
+    command = [sys.executable, "-m", "archiver", "import", "--quiet", "--db"]
+    # How long a whole import takes here (into a copy), so the kills land inside one on a
+    # quiet machine and a busy one alike.
+    shutil.copy(db_path, tmp_path / "timing.db")
+    started = time.monotonic()
+    subprocess.run([*command, str(tmp_path / "timing.db"), str(export)], check=True, capture_output=True)
+    whole = time.monotonic() - started
     rng, interrupted = random.Random(7), 0
     for _ in range(3):
-        process = subprocess.Popen([sys.executable, "-m", "archiver", "import", "--quiet", "--db", str(db_path),
-                                    str(export)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.5, 2.0))
+        process = subprocess.Popen([*command, str(db_path), str(export)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.4, 0.8) * whole)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
         db = open_db(db_path)  # also restores the search triggers an interrupted import paused
