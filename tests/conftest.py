@@ -162,3 +162,12 @@ def chromium():
             "--disable-sync", "--no-first-run", "--disable-quic"])
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def shots(tmp_path):
+    """Where screenshots go: pytest's temporary folder, or the one ARCHIVER_SCREENSHOTS names
+    (e.g. docs/, to refresh the README's pictures)."""
+    folder = Path(os.environ["ARCHIVER_SCREENSHOTS"]).resolve() if os.environ.get("ARCHIVER_SCREENSHOTS") else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

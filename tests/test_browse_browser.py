@@ -6,7 +6,6 @@ come from tests/test_home_browser.py and tests/test_transcript_browser.py."""
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 
@@ -16,15 +15,6 @@ from fake_chatgpt import CHROMIUM
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
                                 reason="no /usr/bin/chromium")
 
-SCREENSHOTS = os.environ.get("ARCHIVER_SCREENSHOTS")
-
-
-@pytest.fixture
-def shots(tmp_path):
-    """Where screenshots go: pytest's temporary folder, or the one ARCHIVER_SCREENSHOTS names."""
-    folder = Path(SCREENSHOTS).resolve() if SCREENSHOTS else tmp_path
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 BRANCHED = fixture_json("branched.json")
 HOSTILE = fixture_json("hostile.json")
 FIXTURES = ["branched.json", "every_content_type.json", "hostile.json", "export_list.json", "paged.json"]

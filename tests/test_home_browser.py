@@ -4,7 +4,6 @@ ARCHIVER_SCREENSHOTS); look at them."""
 
 import os
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -21,13 +20,6 @@ FIXTURES = ["branched.json", "every_content_type.json", "hostile.json", "export_
 
 def ago(days, hours=0):
     return (datetime.now() - timedelta(days=days, hours=hours)).timestamp()
-
-
-@pytest.fixture
-def shots(tmp_path):
-    folder = Path(os.environ["ARCHIVER_SCREENSHOTS"]).resolve() if os.environ.get("ARCHIVER_SCREENSHOTS") else tmp_path
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ a branch switch keeps the fork in view, the copy button copies. Screenshots go t
 temporary folder, or to the one ARCHIVER_SCREENSHOTS names."""
 
 import os
-from pathlib import Path
 
 import pytest
 
@@ -18,13 +17,6 @@ RICH = fixture_json("rich_transcript.json")
 CID = RICH["conversation_id"]
 NODE = {k: f"b7e3a9d0-0000-4000-8000-0000000000{i:02d}" for i, k in enumerate(
     "s1 u1 a1 t1 r1 a2 u2 c1 w1 a3 u3 a4 u5 a7 u6 d1 u4 a5 u4b a6 x6b a6b".split())}
-
-
-@pytest.fixture
-def shots(tmp_path):
-    folder = Path(os.environ["ARCHIVER_SCREENSHOTS"]).resolve() if os.environ.get("ARCHIVER_SCREENSHOTS") else tmp_path
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture(scope="module")
