@@ -35,6 +35,7 @@ from .db import (
     wanted_conversations,
 )
 from .deriving import Deriver
+from .indexing import keep_trigram_indexed
 from .guards import BodyGuard, BodyRefused, LoopbackHostGuard, error_response
 from .web.auth import WRITABLE_TABLES, authenticate
 from .web.config import browse_config, browse_metadata
@@ -230,6 +231,9 @@ def create_app(
         await deriver.start()  # captures a killed run acknowledged get their rows first
         embedding = asyncio.create_task(keep_embedded(
             archive.execute_fn, lambda fn: archive.execute_write_fn(fn), new_text, log=log), name="embedder")
+        # After a bulk import, parts-of-words search catches up here (archiver.indexing).
+        trigram = asyncio.create_task(keep_trigram_indexed(
+            lambda fn: archive.execute_write_fn(fn, transaction=False), log=log), name="trigram index")
         try:
             async with mcp_sessions.run():
                 yield
@@ -239,6 +243,7 @@ def create_app(
                 await stop_background(deriver.task, EMBEDDER_GRACE)
                 deriver.task = None
             await stop_background(embedding, EMBEDDER_GRACE)
+            await stop_background(trigram, EMBEDDER_GRACE)
             await ds.invoke_shutdown()
 
     tables = "|".join(WRITABLE_TABLES)

@@ -354,10 +354,17 @@ def import_(db, paths, quiet):
         database.close()
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
-    _report(summary, db)
+    note = None
+    if bulk and summary.changed_anything:
+        from .indexing import trigram_behind
+
+        if behind := trigram_behind(database.conn):
+            note = (f"Search by whole words is ready; search by parts of words takes in the {behind:,}"
+                    " new messages in the background while the server runs.")
+    _report(summary, db, note)
 
 
-def _report(summary, db_path):
+def _report(summary, db_path, note=None):
     if not summary.changed_anything and not summary.skipped:
         click.echo(f"Nothing changed: {summary.conversations:,} conversations were already in {db_path}.")
     else:
@@ -366,6 +373,8 @@ def _report(summary, db_path):
             f" {summary.updated:,} updated, {summary.unchanged:,} unchanged;"
             f" {summary.messages:,} messages stored ({summary.new_messages:,} new)."
         )
+    if note:
+        click.echo(note)
     if summary.assets:
         click.echo(f"Assets: {summary.assets:,} stored, {summary.assets_known:,} already there.")
     if summary.textdocs:

@@ -24,6 +24,7 @@ import sqlite_utils
 # gzip.decompress reads these), about 4x faster at level 1, which ingest waits for.
 from isal import igzip
 
+from .indexing import ensure_search_index, pause_search_index, trigram_caught_up
 from .migrations import CAPTURE_WRITING, migrations
 from .reshape import (
     ASSET_LINK_TABLE,
@@ -63,46 +64,16 @@ def open_db(path, *, migrate=True):
     return db
 
 
-_PAUSED = "paused_search_triggers"
-
-
 @contextmanager
 def search_index_paused(conn):
-    """For bulk loads: drop the message search triggers, load, then index everything once
-    (FTS5's rebuild is far cheaper than a trigger per row). The dropped triggers are kept in
-    archiver_meta until restored, so an interrupted load is repaired by the next open_db()."""
+    """For bulk loads: the message search triggers paused, then the stemmed index rebuilt
+    once (FTS5's rebuild is far cheaper than a trigger per row); the trigram index catches
+    up afterwards (archiver.indexing)."""
     pause_search_index(conn)
     try:
         yield
     finally:
         ensure_search_index(conn)
-
-
-def pause_search_index(conn):
-    with conn:
-        triggers = conn.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'chatgpt_message'"
-            " AND (name LIKE 'chatgpt_message_a_' OR name LIKE 'chatgpt_message_trigram_a_')"
-        ).fetchall()
-        conn.execute(
-            "INSERT OR REPLACE INTO archiver_meta (key, value) VALUES (?, ?)", [_PAUSED, json.dumps(triggers)]
-        )
-        for name, _ in triggers:
-            conn.execute(f"DROP TRIGGER [{name}]")
-
-
-def ensure_search_index(conn):
-    """Restore search triggers paused by an import, and re-index what came in meanwhile."""
-    row = conn.execute("SELECT value FROM archiver_meta WHERE key = ?", [_PAUSED]).fetchone()
-    if row is None:
-        return
-    with conn:
-        for name, sql in json.loads(row[0]):
-            conn.execute(f"DROP TRIGGER IF EXISTS [{name}]")
-            conn.execute(sql)
-        for index in ("chatgpt_message_fts", "chatgpt_message_trigram"):
-            conn.execute(f"INSERT INTO {index} ({index}) VALUES ('rebuild')")
-        conn.execute("DELETE FROM archiver_meta WHERE key = ?", [_PAUSED])
 
 
 # Tables whose rows make an archive worth protecting; a bulk load into an archive with none
@@ -709,6 +680,7 @@ def rebuild(conn, *, progress=None):
     for table in ("chatgpt_message", "chatgpt_conversation"):
         for index in (f"{table}_fts", f"{table}_trigram"):
             conn.execute(f"INSERT INTO {index} ({index}) VALUES ('rebuild')")
+    trigram_caught_up(conn)  # rebuilt whole: a catch-up left pending would index rows twice
     return replayed, skipped
 
 

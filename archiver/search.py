@@ -20,6 +20,8 @@ import re
 import secrets
 import sqlite3
 
+from .indexing import trigram_behind
+
 MAX_QUERY_CHARS = 1000
 MAX_TERMS = 32
 # How many best message matches are grouped into conversations: ten per conversation shown
@@ -75,6 +77,11 @@ def search_archive(conn, q, *, since=None, until=None, role=None, model=None, pr
         found = _search(conn, terms, filters, sort, "substring", offset, limit)
         if not any(found):
             result["notice"] = None
+        behind = trigram_behind(conn)
+        if behind:  # a bulk import's messages are indexed for this after it (archiver.indexing)
+            result["notice"] = " ".join(filter(None, [result["notice"], (
+                f"About {behind:,} recently imported messages are not indexed for parts of words yet"
+                " (the server indexes them in the background); they are not searched this way.")]))
         return _finish(conn, result, terms, found, "substring", sort, limit, offset, per_conversation)
     except sqlite3.OperationalError as error:
         result["notice"] = f"The search index could not read that query ({error})."
