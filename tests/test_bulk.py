@@ -107,3 +107,37 @@ def test_a_bulk_import_stores_the_same_captures_counts_and_problems_as_a_plain_o
     assert results[True][:3] == (59, 59 * 39, [
         f"{export}: truncated or malformed JSON after 60 conversations (the array is cut off inside an element)",
         f"{export}: conversation bad: 'mapping' must be an object, got a number"])
+
+
+def test_a_bulk_import_into_a_new_archive_killed_midway_leaves_it_empty_and_whole(tmp_path):
+    # A new archive loads in one transaction: killed at any moment, it is as empty as it was,
+    # opens, and the same import then runs to the end.
+    export = tmp_path / "conversations.json"
+    write_export(export, 400)
+    command = [sys.executable, "-m", "archiver", "import", "--quiet", "--db"]
+    started = time.monotonic()
+    subprocess.run([*command, str(tmp_path / "timing.db"), str(export)], check=True, capture_output=True)
+    whole = time.monotonic() - started
+    db_path = tmp_path / "a.db"
+    open_db(db_path).close()
+    process = subprocess.Popen([*command, str(db_path), str(export)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    journal = tmp_path / "a.db-journal"
+    deadline = time.monotonic() + 5 * whole + 10
+    while not (journal.exists() and journal.stat().st_size) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(0.3 * whole)  # well inside the load: the conversations' transaction is open
+    hot = journal.exists() and journal.stat().st_size > 0
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    assert hot and process.returncode == -signal.SIGKILL  # killed with its transaction open
+    db = open_db(db_path)
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert [db.execute(f"select count(*) from {t}").fetchone()[0]
+            for t in ("chatgpt_conversation", "chatgpt_message", "chatgpt_capture")] == [0, 0, 0]
+    db.close()
+    subprocess.run([*command, str(db_path), str(export)], check=True, capture_output=True)
+    db = open_db(db_path)
+    assert db.execute("select count(*) from chatgpt_conversation").fetchone()[0] == 400
+    found = db.execute("select count(*) from chatgpt_message_fts where chatgpt_message_fts match 'larkspur'")
+    assert found.fetchone()[0] == db.execute("select count(*) from chatgpt_message where text like '%larkspur%'").fetchone()[0]
