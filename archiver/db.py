@@ -144,10 +144,15 @@ def write_transaction(db):
 class Capture:
     """A parsed, reshaped capture, ready to save. Built outside the write lock."""
 
-    raw: bytes
+    raw: bytes | None  # None once it crossed from the preparing process (archiver.preparing)
     rows: dict
     sha256: str
     compressed: bytes
+    size: int = None  # of the raw bytes
+
+    def __post_init__(self):
+        if self.size is None:
+            self.size = len(self.raw)
 
     @property
     def conversation(self):
@@ -253,7 +258,7 @@ def save_capture(conn, capture, *, source, token_name=None):
             source,
             token_name,
             capture.sha256,
-            len(capture.raw),
+            capture.size,
             conversation["update_time"],
             conversation["shape"],
             capture.compressed,
@@ -261,6 +266,47 @@ def save_capture(conn, capture, *, source, token_name=None):
     ).lastrowid
     new = save_rows(conn, capture.rows, captured_at=received)
     return SaveResult(cid, capture_id, False, len(messages), new, _unknown(messages))
+
+
+_CAPTURE_INSERT = (
+    "INSERT INTO chatgpt_capture (conversation_id, received_at, last_received_at, times_received, source,"
+    " token_name, sha256, size, update_time, shape, body) VALUES (?, ?, ?, 1, ?, NULL, ?, ?, ?, ?, ?)"
+)
+
+
+def save_new_captures(conn, captures, *, source):
+    """``save_capture`` for conversations the archive has never held, a batch at a time: a
+    bulk load into a new archive (importer). Call inside one transaction, with each capture's
+    id absent from chatgpt_conversation and from the batch's other captures (the caller
+    checks). What is left to look up is only what another conversation could hold (row ids);
+    each table gets one statement per batch. The rows are those ``save_capture`` writes.
+    Returns the SaveResults in order."""
+    received = now_iso()
+    captures_out, conversations, messages_out, links = [], [], [], []
+    results, taken = [], set()
+    with writing_as_capture(conn):
+        for capture in captures:
+            rows = bound_times(capture.rows, received)
+            conversation = rows[CONVERSATION_TABLE][0]
+            cid = conversation["id"]
+            messages = _assign_row_ids(conn, cid, rows[MESSAGE_TABLE], {}, taken)
+            captures_out.append([cid, received, received, source, capture.sha256, capture.size,
+                                 capture.conversation["update_time"], capture.conversation["shape"],
+                                 capture.compressed])
+            count = sum(1 for m in messages if m["author_role"] is not None)
+            conversations.append([*(conversation[c] for c in CONVERSATION_COLUMNS), count, received])
+            messages_out.extend([m[c] for c in MESSAGE_COLUMNS] for m in messages)
+            links.extend(rows.get(ASSET_LINK_TABLE, []))
+            results.append(SaveResult(cid, None, False, len(messages), len(messages), _unknown(messages)))
+        conn.executemany(_CAPTURE_INSERT, captures_out)
+        conn.executemany(_NEW_CONVERSATION_INSERT, conversations)
+        conn.executemany(_MESSAGE_INSERT, messages_out)
+        conn.executemany(
+            "INSERT OR IGNORE INTO chatgpt_message_asset (conversation_id, node_id, pointer, file_id)"
+            " VALUES (:conversation_id, :node_id, :pointer, :file_id)",
+            links,
+        )
+    return results
 
 
 @dataclass
@@ -499,6 +545,9 @@ _CONVERSATION_UPSERT = _CONVERSATION_INSERT + " ON CONFLICT(id) DO UPDATE SET " 
     f"[{c}] = excluded.[{c}]" for c in CONVERSATION_COLUMNS if c != "id"
 )
 _CONVERSATION_INSERT_MISSING = _CONVERSATION_INSERT + " ON CONFLICT DO NOTHING"
+_NEW_CONVERSATION_INSERT = "INSERT INTO chatgpt_conversation ({}, message_count, last_captured_at) VALUES ({})".format(
+    ", ".join(f"[{c}]" for c in CONVERSATION_COLUMNS), ", ".join("?" for _ in range(len(CONVERSATION_COLUMNS) + 2))
+)
 
 
 def save_rows(conn, rows, *, captured_at=None, authoritative=False, received_at=None):
@@ -600,7 +649,7 @@ def bound_times(rows, received_at=None):
     })
 
 
-def _assign_row_ids(conn, cid, messages, mine):
+def _assign_row_ids(conn, cid, messages, mine, taken=None):
     """Message rows are keyed by node id, as in the 2023 design. Node ids are not always
     unique across conversations (every 2025 root is ``client-created-root``), so a node whose
     id is taken gets ``<conversation id>:<node id>``, and should that be taken too (ids may
@@ -608,12 +657,13 @@ def _assign_row_ids(conn, cid, messages, mine):
     random suffix.
     A candidate is used only when no row at all has it, so a new node never lands in a row
     another conversation, or another node, owns. Ids, once given, are kept (``mine``: this
-    conversation's node id -> row id)."""
+    conversation's node id -> row id). ``taken``: ids given to rows not written yet (a batch
+    of new conversations), updated with this conversation's."""
     fresh = [m["node_id"] for m in messages if m["node_id"] not in mine]
     if not fresh:
         return [m if mine[m["node_id"]] == m["id"] else dict(m, id=mine[m["node_id"]]) for m in messages]
     candidates = [c for node in fresh for c in (node, f"{cid}:{node}")]
-    used = set(mine.values()) | {
+    used = set(mine.values()) | (taken or set()) | {
         r[0] for r in conn.execute(
             "SELECT id FROM chatgpt_message WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(candidates)]
         )
@@ -632,6 +682,8 @@ def _assign_row_ids(conn, cid, messages, mine):
             attempt += 1
         used.add(row_id)
         given[node] = row_id
+    if taken is not None:
+        taken.update(given.values())
     return [m if given[m["node_id"]] == m["id"] else dict(m, id=given[m["node_id"]]) for m in messages]
 
 

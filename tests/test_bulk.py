@@ -12,6 +12,7 @@ import time
 
 from archiver.db import open_db, write_transaction
 from archiver.importer import import_paths
+from archiver.reshape import CONVERSATION_COLUMNS
 from archiver.tokens import create_token
 from conftest import fixture_json
 
@@ -94,18 +95,36 @@ def test_a_bulk_import_stores_the_same_captures_counts_and_problems_as_a_plain_o
     export = tmp_path / "conversations.json"
     items = write_export(export, 60)
     items.insert(30, {"id": "bad", "mapping": 3})
+    # The same conversation twice (as it was, and changed later) in the same batch.
+    changed = json.loads(json.dumps(items[8]))
+    changed["update_time"] += 60
+    changed["title"] = "renamed later"
+    items[40:40] = [json.loads(json.dumps(items[5])), changed]
     text = json.dumps(items)
     export.write_text(text[: text.rindex(items[-1]["id"]) + 5])  # cut off in the last one
-    results = {}
-    for bulk in (False, True):
+    results, tables = {}, {}
+    for bulk in (False, True):  # a bulk load into a new archive writes new conversations batched
         db = open_db(tmp_path / f"{bulk}.db")
         summary = import_paths(db, [export], bulk=bulk)
         bodies = db.execute("select conversation_id, sha256, body from chatgpt_capture order by id").fetchall()
-        results[bulk] = (summary.new, summary.messages, summary.skipped,
+        results[bulk] = (summary.new, summary.updated, summary.unchanged, summary.messages, summary.skipped,
                          [(c, s, gzip.decompress(b)) for c, s, b in bodies])
+        # Every row the same, but for when it was written.
+        tables[bulk] = {
+            "messages": db.execute("select rowid, * from chatgpt_message order by rowid").fetchall(),
+            "links": db.execute("select rowid, * from chatgpt_message_asset order by rowid").fetchall(),
+            "conversations": db.execute(f"select rowid, {', '.join(CONVERSATION_COLUMNS)}, message_count, account_id,"
+                                        " missing_since from chatgpt_conversation order by rowid").fetchall(),
+            "captures": db.execute("select id, conversation_id, times_received, source, sha256, size, update_time,"
+                                   " shape from chatgpt_capture order by id").fetchall(),
+            "fts": db.execute("select rowid from chatgpt_message_fts where chatgpt_message_fts match 'larkspur'"
+                              " order by rowid").fetchall(),
+        }
+    assert tables[True] == tables[False]
+    assert len(tables[True]["messages"]) == 59 * 40 and len(tables[True]["fts"]) == 59
     assert results[True] == results[False]
-    assert results[True][:3] == (59, 59 * 39, [
-        f"{export}: truncated or malformed JSON after 60 conversations (the array is cut off inside an element)",
+    assert results[True][:5] == (59, 1, 1, 61 * 39, [
+        f"{export}: truncated or malformed JSON after 62 conversations (the array is cut off inside an element)",
         f"{export}: conversation bad: 'mapping' must be an object, got a number"])
 
 
@@ -124,10 +143,13 @@ def test_a_bulk_import_into_a_new_archive_killed_midway_leaves_it_empty_and_whol
                                stderr=subprocess.DEVNULL)
     journal = tmp_path / "a.db-journal"
     deadline = time.monotonic() + 5 * whole + 10
-    while not (journal.exists() and journal.stat().st_size) and time.monotonic() < deadline:
+    open_since = None  # the load's one transaction: its journal holds pages for a while
+    while time.monotonic() < deadline and process.poll() is None:
+        hot = journal.exists() and journal.stat().st_size > 0
+        open_since = (open_since or time.monotonic()) if hot else None
+        if open_since and time.monotonic() - open_since > 0.1:
+            break
         time.sleep(0.005)
-    time.sleep(0.3 * whole)  # well inside the load: the conversations' transaction is open
-    hot = journal.exists() and journal.stat().st_size > 0
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
     assert hot and process.returncode == -signal.SIGKILL  # killed with its transaction open

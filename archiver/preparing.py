@@ -1,0 +1,279 @@
+"""Preparing an export's conversations for the archive, in this process or a second one.
+
+Preparing a conversation (cutting it out of the file, parsing, reshaping, hashing and
+gzipping it) needs no database, and took about a third of a big import's time in the one
+process that also wrote; SQLite takes one writer. So for a big conversations file a second
+process prepares batches while this one writes the previous batch, and the two cores
+work at once. Batches come back in the file's order with every problem in its place, so an
+import reads the same either way (tests/test_bulk.py compares them).
+
+Batches cross between the processes as msgpack (msgspec): rows as lists in column order,
+the gzipped bytes as they are. It decodes in about a third of pickle's time, and decoding is
+on the writing process's side, the one the import waits for.
+"""
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+import zipfile
+import zlib
+
+import msgspec
+
+from .db import Capture, prepare_capture
+from .jsonsplit import split_array
+from .reshape import (
+    ASSET_LINK_TABLE,
+    CONVERSATION_COLUMNS,
+    CONVERSATION_TABLE,
+    MESSAGE_COLUMNS,
+    MESSAGE_TABLE,
+    BadJSON,
+    NotAConversation,
+    parse_json,
+)
+
+BATCH = 200  # conversations per batch: bounded memory on both sides
+LINK_COLUMNS = ("conversation_id", "node_id", "pointer", "file_id")
+# What a file can do wrong while it is read; recorded as that file skipped, never raised.
+READ_PROBLEMS = (OSError, zipfile.BadZipFile, zlib.error)
+
+
+# Per-file limits, so one file in an export (a zip's 1 MB can hold 1 GB of zeros) can neither
+# exhaust memory nor stop the rest of the import: it is skipped with a line naming it.
+# Files are streamed through a temporary file into SQLite, never held whole in memory;
+# SQLite's own limit on one value is 1,000,000,000 bytes.
+MAX_FILE_BYTES = 512 * 1024 * 1024
+# Conversations, textdocs and the export's tables are parsed whole: a smaller bound.
+MAX_JSON_BYTES = 100 * 1024 * 1024
+CHUNK = 1024 * 1024
+
+
+def read_bounded(stream, limit):
+    """All of a stream, or ImportProblem if it holds more than ``limit`` bytes."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise ImportProblem(f"too large: over {limit:,} bytes; skipped")
+    return data
+
+
+class ImportProblem(Exception):
+    """A whole input could not be read (corrupt zip, not JSON, not an export)."""
+
+
+
+def json_start(head):
+    """``b"["`` (a conversation list), ``b"{"`` (one conversation) or None, from a file's first bytes."""
+    first = head.lstrip()[:1]
+    return first if first in (b"[", b"{") else None
+
+
+def iter_conversations(stream):
+    """Yield (index, exact bytes) of each conversation in a conversations file: a JSON array,
+    cut element by element, or one conversation object."""
+    head = stream.read(64)
+    first = json_start(head)
+    rest = _Prefixed(head, stream)
+    if first == b"[":
+        yield from enumerate(split_array(rest))
+    elif first == b"{":
+        raw = read_bounded(rest, MAX_JSON_BYTES).strip()
+        json.loads(raw)  # one conversation: malformed is said of the file, as for an array
+        yield 0, raw
+    else:
+        raise ImportProblem("not JSON: expected a conversation list or object")
+
+
+class _Prefixed:
+    """A stream with bytes already read put back in front (we peeked to detect the shape)."""
+
+    def __init__(self, head, stream):
+        self.head, self.stream = head, stream
+
+    def read(self, size=-1):
+        if self.head:
+            if size < 0:
+                data, self.head = self.head + self.stream.read(), b""
+                return data
+            data, self.head = self.head[:size], self.head[size:]
+            if len(data) < size:
+                data += self.stream.read(size - len(data))
+            return data
+        return self.stream.read(size)
+
+
+
+# The top level alone, its values kept as bytes: names a conversation refused before parsing.
+_TOP_LEVEL = msgspec.json.Decoder(dict[str, msgspec.Raw])
+
+
+def raw_label(raw, index):
+    try:
+        top = _TOP_LEVEL.decode(raw)
+        return label({k: msgspec.json.decode(top[k]) for k in ("conversation_id", "id") if k in top}, index)
+    except (msgspec.DecodeError, RecursionError):
+        return f"item {index}"
+
+
+def label(item, index):
+    if isinstance(item, dict):
+        cid = item.get("conversation_id") or item.get("id")
+        if isinstance(cid, str):
+            return f"conversation {cid}"
+    return f"item {index}"
+
+
+
+def prepared_batches(entry, where, read_problems=()):
+    """Batches of ("capture", Capture) and ("skip", line) items, in the file's order.
+
+    A file cut off or malformed part way is a "skip" line after the conversations before the
+    cut. ``read_problems`` (exception types) end the file: what was read before is prepared
+    and yielded, then the problem is raised."""
+    batch, seen = [], 0
+    try:
+        with entry.open() as stream:
+            for index, raw in iter_conversations(stream):
+                seen += 1
+                batch.append((index, raw))
+                if len(batch) >= BATCH:
+                    yield prepare_batch(batch, where, MAX_JSON_BYTES)
+                    batch = []
+    except ValueError as e:  # SplitError: the file is cut off or malformed past this point
+        reason = str(e).splitlines()[0].strip() if str(e).strip() else type(e).__name__
+        if seen:
+            line = f"{where}: truncated or malformed JSON after {seen} conversations ({reason})"
+        else:
+            line = f"{where}: malformed JSON ({reason})"
+        yield [("skip", line)]
+    except read_problems:
+        if batch:
+            yield prepare_batch(batch, where, MAX_JSON_BYTES)
+        raise
+    if batch:
+        yield prepare_batch(batch, where, MAX_JSON_BYTES)
+
+
+def prepare_batch(batch, where, limit):
+    """[(index, exact bytes)] -> items; every problem named as the import reports it. Pure."""
+    items = []
+    for index, raw in batch:
+        try:
+            if len(raw) > limit:
+                raise NotAConversation(f"conversation too large: {len(raw):,} bytes, over {limit:,}")
+            data = parse_json(raw)
+        except BadJSON as e:
+            items.append(("skip", f"{where}: item {index}: {e}"))
+            continue
+        except NotAConversation as e:  # too large: refused before it is parsed
+            items.append(("skip", f"{where}: {raw_label(raw, index)}: {e}"))
+            continue
+        try:
+            items.append(("capture", prepare_capture(raw, data=data)))
+        except NotAConversation as e:
+            items.append(("skip", f"{where}: {label(data, index)}: {e}"))
+    return items
+
+
+# ---- the second process ------------------------------------------------------------
+
+
+def batches_from_worker(spec, where):
+    """``prepared_batches`` run in a second process: ``spec`` (import argument, entry path)
+    names the file the way ``importer.find_entry`` finds it again there (an opened zip cannot
+    cross processes). Read problems come back as ImportProblem with the file's own message.
+
+    A plain ``python -m archiver.preparing`` child, frames on its stdout: not
+    multiprocessing, whose spawn re-imports the caller's main module (a script without a
+    ``__name__`` guard would run twice) and whose fork would copy open SQLite handles."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "archiver.preparing"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        worker.stdin.write(json.dumps([*spec, where]).encode())
+        worker.stdin.close()
+        while True:
+            head = worker.stdout.read(8)
+            if len(head) < 8:
+                worker.wait()
+                said = worker.stderr.read().decode("utf-8", "replace").strip().splitlines()
+                raise ImportProblem("the process preparing it stopped" + (f": {said[-1]}" if said else ""))
+            kind, payload = _decode(worker.stdout.read(int.from_bytes(head, "big")))
+            if kind == "batch":
+                yield payload
+            elif kind == "problem":
+                raise ImportProblem(payload)
+            else:
+                return
+    finally:
+        worker.stdout.close()  # a worker still sending gets a broken pipe and ends
+        try:
+            worker.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+        worker.stderr.close()
+
+
+def _work():
+    """The child's side: the spec on stdin, frames (8-byte length, payload) on stdout."""
+    from .importer import find_entry  # the importer imports this module
+
+    source, path, where = json.loads(sys.stdin.buffer.read())
+    out = sys.stdout.buffer
+
+    def send(kind, payload):
+        frame = _encode(kind, payload)
+        out.write(len(frame).to_bytes(8, "big"))
+        out.write(frame)
+
+    try:
+        entry = find_entry(source, path)
+        for batch in prepared_batches(entry, where, READ_PROBLEMS + (ImportProblem,)):
+            send("batch", batch)
+        send("end", None)
+        out.flush()
+    except BrokenPipeError:
+        os._exit(0)  # the writing process has gone: nothing to tell, nothing to flush
+    except (*READ_PROBLEMS, ImportProblem) as e:
+        send("problem", str(e))
+        out.flush()
+
+
+def _encode(kind, payload):
+    if kind == "batch":
+        payload = [(what, _capture_out(item) if what == "capture" else item) for what, item in payload]
+    try:
+        return b"m" + msgspec.msgpack.encode((kind, payload))
+    except (OverflowError, TypeError):  # an integer msgpack cannot hold (beyond 64 bits)
+        return b"p" + pickle.dumps((kind, payload), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _decode(data):
+    kind, payload = msgspec.msgpack.decode(data[1:]) if data[:1] == b"m" else pickle.loads(data[1:])
+    if kind == "batch":
+        payload = [(what, _capture_in(item) if what == "capture" else item) for what, item in payload]
+    return kind, payload
+
+
+def _capture_out(capture):
+    rows = capture.rows
+    return (capture.sha256, capture.compressed, len(capture.raw),
+            [rows[CONVERSATION_TABLE][0][c] for c in CONVERSATION_COLUMNS],
+            [[m[c] for c in MESSAGE_COLUMNS] for m in rows[MESSAGE_TABLE]],
+            [[link[c] for c in LINK_COLUMNS] for link in rows[ASSET_LINK_TABLE]])
+
+
+def _capture_in(fields):
+    sha256, compressed, size, conversation, messages, links = fields
+    rows = {CONVERSATION_TABLE: [dict(zip(CONVERSATION_COLUMNS, conversation))],
+            MESSAGE_TABLE: [dict(zip(MESSAGE_COLUMNS, m)) for m in messages],
+            ASSET_LINK_TABLE: [dict(zip(LINK_COLUMNS, link)) for link in links]}
+    return Capture(raw=None, rows=rows, sha256=sha256, compressed=compressed, size=size)
+
+
+if __name__ == "__main__":
+    _work()
