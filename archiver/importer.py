@@ -20,7 +20,15 @@ from pathlib import Path, PurePosixPath
 import sqlite_utils
 
 from .assets import TooBig, export_file_id, save_asset, sniff_mime, spool_stream
-from .db import bulk_loading, now_iso, save_capture, save_new_captures, search_index_paused, write_transaction
+from .db import (
+    bulk_loading,
+    now_iso,
+    save_capture,
+    save_new_captures,
+    search_index_paused,
+    triggers_lifted,
+    write_transaction,
+)
 from .preparing import (
     MAX_FILE_BYTES,
     MAX_JSON_BYTES,
@@ -186,7 +194,12 @@ def import_paths(db, paths, progress=None, bulk=False):
         # commit per batch cost 37.5 s against 29.3 s for one (benchmarks/README.md); a load
         # cut short leaves the archive as empty as it was, and is run again.
         try:
-            summary = _import_all(db, paths, progress, held=fast)
+            if fast:
+                db.conn.execute("BEGIN IMMEDIATE")
+                with triggers_lifted(db.conn):
+                    summary = _import_all(db, paths, progress, held=True)
+            else:
+                summary = _import_all(db, paths, progress, held=False)
         except BaseException:
             if db.conn.in_transaction:
                 db.conn.rollback()
