@@ -43,6 +43,7 @@ from .reshape import (
 )
 
 
+LINK_COLUMNS = ("conversation_id", "node_id", "pointer", "file_id")
 _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="archiver-capture")
 
 
@@ -184,6 +185,20 @@ class Capture:
     def conversation(self):
         return self.rows[CONVERSATION_TABLE][0]
 
+    @property
+    def message_rows(self):
+        """The message rows as lists in MESSAGE_COLUMNS order (new lists: callers may change them)."""
+        return [[m[c] for c in MESSAGE_COLUMNS] for m in self.rows[MESSAGE_TABLE]]
+
+    @property
+    def link_rows(self):
+        return [[link[c] for c in LINK_COLUMNS] for link in self.rows.get(ASSET_LINK_TABLE, [])]
+
+    @property
+    def messages_carrying(self):
+        """Nodes with a message (``stats`` counts these; the message-less roots are not)."""
+        return sum(1 for m in self.rows[MESSAGE_TABLE] if m["author_role"] is not None)
+
 
 PARALLEL_ABOVE = 256 * 1024
 
@@ -300,39 +315,49 @@ _CAPTURE_INSERT = (
 )
 
 
+_ID, _NODE, _ROLE, _CREATED, _UPDATED_AT = (MESSAGE_COLUMNS.index(c) for c in (
+    "id", "node_id", "author_role", "create_time", "update_time"))
+
+
 def save_new_captures(conn, captures, *, source):
     """``save_capture`` for conversations the archive has never held, a batch at a time: a
     bulk load into a new archive (importer). Call inside one transaction, with each capture's
     id absent from chatgpt_conversation and from the batch's other captures (the caller
     checks). What is left to look up is only what another conversation could hold (row ids);
-    each table gets one statement per batch. The rows are those ``save_capture`` writes.
-    Returns the SaveResults in order."""
+    each table gets one statement per batch, and the rows go positionally (``message_rows``),
+    as they crossed from the preparing process. The rows are those ``save_capture`` writes
+    (tests/test_bulk.py compares them)."""
     received = now_iso()
+    bound = epoch_of(received) + TRUST_MARGIN
     captures_out, conversations, messages_out, links = [], [], [], []
-    results, taken = [], set()
+    taken = set()
     with writing_as_capture(conn):
         for capture in captures:
-            rows = bound_times(capture.rows, received)
-            conversation = rows[CONVERSATION_TABLE][0]
+            conversation = bound_times({CONVERSATION_TABLE: [capture.conversation], MESSAGE_TABLE: []},
+                                       received)[CONVERSATION_TABLE][0]
             cid = conversation["id"]
-            messages = _assign_row_ids(conn, cid, rows[MESSAGE_TABLE], {}, taken)
+            messages = capture.message_rows
+            given = row_ids(conn, cid, [m[_NODE] for m in messages], {}, taken)
+            for m in messages:  # bound_times and _assign_row_ids, in place on this batch's own lists
+                m[_ID] = given[m[_NODE]]
+                if m[_CREATED] is not None and m[_CREATED] > bound:
+                    m[_CREATED] = bound
+                if m[_UPDATED_AT] is not None and m[_UPDATED_AT] > bound:
+                    m[_UPDATED_AT] = bound
             captures_out.append([cid, received, received, source, capture.sha256, capture.size,
                                  capture.conversation["update_time"], capture.conversation["shape"],
                                  capture.compressed])
-            count = sum(1 for m in messages if m["author_role"] is not None)
+            count = sum(1 for m in messages if m[_ROLE] is not None)
             conversations.append([*(conversation[c] for c in CONVERSATION_COLUMNS), count, received])
-            messages_out.extend([m[c] for c in MESSAGE_COLUMNS] for m in messages)
-            links.extend(rows.get(ASSET_LINK_TABLE, []))
-            results.append(SaveResult(cid, None, False, len(messages), len(messages), _unknown(messages)))
+            messages_out.extend(messages)
+            links.extend(capture.link_rows)
         conn.executemany(_CAPTURE_INSERT, captures_out)
         conn.executemany(_NEW_CONVERSATION_INSERT, conversations)
         conn.executemany(_MESSAGE_INSERT, messages_out)
         conn.executemany(
             "INSERT OR IGNORE INTO chatgpt_message_asset (conversation_id, node_id, pointer, file_id)"
-            " VALUES (:conversation_id, :node_id, :pointer, :file_id)",
-            links,
+            " VALUES (?, ?, ?, ?)", links,
         )
-    return results
 
 
 @dataclass
@@ -685,9 +710,15 @@ def _assign_row_ids(conn, cid, messages, mine, taken=None):
     another conversation, or another node, owns. Ids, once given, are kept (``mine``: this
     conversation's node id -> row id). ``taken``: ids given to rows not written yet (a batch
     of new conversations), updated with this conversation's."""
-    fresh = [m["node_id"] for m in messages if m["node_id"] not in mine]
+    given = row_ids(conn, cid, [m["node_id"] for m in messages], mine, taken)
+    return [m if given[m["node_id"]] == m["id"] else dict(m, id=given[m["node_id"]]) for m in messages]
+
+
+def row_ids(conn, cid, nodes, mine, taken=None):
+    """_assign_row_ids's choice, as node id -> row id for ``nodes``."""
+    fresh = [node for node in nodes if node not in mine]
     if not fresh:
-        return [m if mine[m["node_id"]] == m["id"] else dict(m, id=mine[m["node_id"]]) for m in messages]
+        return mine
     candidates = [c for node in fresh for c in (node, f"{cid}:{node}")]
     used = set(mine.values()) | (taken or set()) | {
         r[0] for r in conn.execute(
@@ -710,7 +741,7 @@ def _assign_row_ids(conn, cid, messages, mine, taken=None):
         given[node] = row_id
     if taken is not None:
         taken.update(given.values())
-    return [m if given[m["node_id"]] == m["id"] else dict(m, id=given[m["node_id"]]) for m in messages]
+    return given
 
 
 def rebuild(conn, *, progress=None):

@@ -333,7 +333,7 @@ def _save_new(conn, captures, source, summary):
 
 
 def _carrying(capture):
-    return sum(1 for m in capture.rows[MESSAGE_TABLE] if m["author_role"] is not None)
+    return capture.messages_carrying
 
 
 def _import_asset(db, entry, summary, held):

@@ -22,7 +22,7 @@ import zlib
 
 import msgspec
 
-from .db import Capture, prepare_capture
+from .db import LINK_COLUMNS, prepare_capture
 from .jsonsplit import split_array
 from .reshape import (
     ASSET_LINK_TABLE,
@@ -36,7 +36,6 @@ from .reshape import (
 )
 
 BATCH = 200  # conversations per batch: bounded memory on both sides
-LINK_COLUMNS = ("conversation_id", "node_id", "pointer", "file_id")
 # What a file can do wrong while it is read; recorded as that file skipped, never raised.
 READ_PROBLEMS = (OSError, zipfile.BadZipFile, zlib.error)
 
@@ -260,19 +259,37 @@ def _decode(data):
 
 
 def _capture_out(capture):
-    rows = capture.rows
-    return (capture.sha256, capture.compressed, len(capture.raw),
-            [rows[CONVERSATION_TABLE][0][c] for c in CONVERSATION_COLUMNS],
-            [[m[c] for c in MESSAGE_COLUMNS] for m in rows[MESSAGE_TABLE]],
-            [[link[c] for c in LINK_COLUMNS] for link in rows[ASSET_LINK_TABLE]])
+    return (capture.sha256, capture.compressed, capture.size, capture.conversation, capture.message_rows,
+            capture.link_rows)
 
 
 def _capture_in(fields):
-    sha256, compressed, size, conversation, messages, links = fields
-    rows = {CONVERSATION_TABLE: [dict(zip(CONVERSATION_COLUMNS, conversation))],
-            MESSAGE_TABLE: [dict(zip(MESSAGE_COLUMNS, m)) for m in messages],
-            ASSET_LINK_TABLE: [dict(zip(LINK_COLUMNS, link)) for link in links]}
-    return Capture(raw=None, rows=rows, sha256=sha256, compressed=compressed, size=size)
+    return Crossed(*fields)
+
+
+_ROLE = MESSAGE_COLUMNS.index("author_role")
+
+
+class Crossed:
+    """A prepared capture as it crossed from the preparing process: its message and link rows
+    positional (as ``save_new_captures`` writes them), the dict form built only if asked for
+    (``save_capture``, for a conversation the archive already holds)."""
+
+    raw = None
+
+    def __init__(self, sha256, compressed, size, conversation, message_rows, link_rows):
+        self.sha256, self.compressed, self.size = sha256, compressed, size
+        self.conversation, self.message_rows, self.link_rows = conversation, message_rows, link_rows
+
+    @property
+    def rows(self):
+        return {CONVERSATION_TABLE: [self.conversation],
+                MESSAGE_TABLE: [dict(zip(MESSAGE_COLUMNS, m)) for m in self.message_rows],
+                ASSET_LINK_TABLE: [dict(zip(LINK_COLUMNS, link)) for link in self.link_rows]}
+
+    @property
+    def messages_carrying(self):
+        return sum(1 for m in self.message_rows if m[_ROLE] is not None)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,10 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from archiver.db import open_db, write_transaction
+from archiver import importer
 from archiver.importer import import_paths
 from archiver.reshape import CONVERSATION_COLUMNS
 from archiver.tokens import create_token
@@ -91,7 +94,10 @@ def test_killing_a_bulk_import_never_harms_what_the_archive_held(tmp_path):
     assert interrupted  # the kills did land mid-import
 
 
-def test_a_bulk_import_stores_the_same_captures_counts_and_problems_as_a_plain_one(tmp_path):
+@pytest.mark.parametrize("apart", [False, True], ids=["prepared-here", "prepared-by-a-second-process"])
+def test_a_bulk_import_stores_the_same_captures_counts_and_problems_as_a_plain_one(tmp_path, monkeypatch, apart):
+    # Conversations files of 8 MB and more are prepared by a second process (archiver.preparing).
+    monkeypatch.setattr(importer, "PREPARE_APART_ABOVE", 0 if apart else 1 << 60)
     export = tmp_path / "conversations.json"
     items = write_export(export, 60)
     items.insert(30, {"id": "bad", "mapping": 3})
@@ -105,7 +111,10 @@ def test_a_bulk_import_stores_the_same_captures_counts_and_problems_as_a_plain_o
     results, tables = {}, {}
     for bulk in (False, True):  # a bulk load into a new archive writes new conversations batched
         db = open_db(tmp_path / f"{bulk}.db")
-        summary = import_paths(db, [export], bulk=bulk)
+        with monkeypatch.context() as inline:
+            if not bulk:
+                inline.setattr(importer, "PREPARE_APART_ABOVE", 1 << 60)
+            summary = import_paths(db, [export], bulk=bulk)
         bodies = db.execute("select conversation_id, sha256, body from chatgpt_capture order by id").fetchall()
         results[bulk] = (summary.new, summary.updated, summary.unchanged, summary.messages, summary.skipped,
                          [(c, s, gzip.decompress(b)) for c, s, b in bodies])

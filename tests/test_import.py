@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from archiver.cli import cli
 from archiver.db import open_db
+from archiver import importer
 from archiver.importer import import_paths
 from conftest import CORPUS, LOCAL, fixture_bytes, fixture_json
 
@@ -78,9 +79,17 @@ NODES = sum(len(c["mapping"]) for c in conversations())
 MESSAGES = sum(1 for c in conversations() for n in c["mapping"].values() if n.get("message"))
 
 
+# Big conversations files (8 MB and more) are prepared by a second process: every test here
+# runs both ways.
+@pytest.fixture(params=[False, True], ids=["prepared-here", "prepared-apart"])
+def apart(request, monkeypatch):
+    monkeypatch.setattr(importer, "PREPARE_APART_ABOVE", 0 if request.param else 1 << 60)
+    return request.param
+
+
 @pytest.mark.parametrize("split", [False, True], ids=["one-file", "split"])
 @pytest.mark.parametrize("packed", [False, True], ids=["folder", "zip"])
-def test_export_imports_everything(tmp_path, split, packed):
+def test_export_imports_everything(tmp_path, split, packed, apart):
     source = write_export(tmp_path / "export", split=split)
     if packed:
         source = zip_folder(source, tmp_path / "export.zip")
@@ -142,7 +151,7 @@ def test_import_merges_with_live_capture(tmp_path, client, auth, db_path):
         ("api",), ("import:conversations.json",)]
 
 
-def test_bad_inputs_are_named_and_the_rest_lands(tmp_path):
+def test_bad_inputs_are_named_and_the_rest_lands(tmp_path, apart):
     folder = write_export(tmp_path / "export", split=True)
     # A truncated split file: the conversations before the cut still land.
     items = conversations()[2:]
@@ -263,3 +272,29 @@ def test_bulk_import_indexes_once_and_an_interrupted_one_is_repaired(tmp_path):
     assert reopened.execute("select rowid from chatgpt_message_trigram where chatgpt_message_trigram match 'ombat'"
                             ).fetchall() == reopened.execute("select rowid from chatgpt_message where text like '%wombat%'"
                                                              ).fetchall()
+
+
+def test_a_conversations_file_that_fails_while_read_is_named_and_what_came_before_lands(tmp_path, apart):
+    # A zip member whose bytes are damaged after the first conversations: the read fails part
+    # way (here or in the preparing process), the file is named, the rest of the export lands.
+    items = [dict(copy.deepcopy(EVERY), id=f"c-{i:03d}", conversation_id=f"c-{i:03d}") for i in range(300)]
+    packed = tmp_path / "export.zip"
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("conversations.json", json.dumps(items))
+        archive.writestr(f"{UPLOAD_ID}-packing-list.png", PNG)
+    data = bytearray(packed.read_bytes())
+    cut = data.index(b'"c-250"')
+    data[cut:cut + 8] = b"XXXXXXXX"  # the CRC check fails at the end of the member
+    packed.write_bytes(bytes(data))
+    db_path = tmp_path / "a.db"
+    result = run("import", db_path, packed)
+    assert result.exit_code == 1
+    assert [line for line in result.stderr.splitlines() if line.startswith("Skipped: ")] == [
+        "Skipped: export.zip:conversations.json: Bad CRC-32 for file 'conversations.json'"]
+    assert "Traceback" not in result.output
+    db = open_db(db_path)
+    # The conversations read before the damage was found (the check comes at the member's end,
+    # so what was read in its last chunks is lost): the same either way.
+    landed = db.execute("select count(*) from chatgpt_conversation").fetchone()[0]
+    assert landed == 208
+    assert db.execute("select count(*) from chatgpt_asset").fetchone()[0] == 1
