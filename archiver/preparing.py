@@ -35,7 +35,13 @@ from .reshape import (
     parse_json,
 )
 
-BATCH = 200  # conversations per batch: bounded memory on both sides
+# A batch: up to 200 conversations or 2 MB of the export's JSON, whichever comes first, so
+# memory on both sides stays bounded whatever the conversations' sizes (one of 200 conversations
+# of a few hundred nodes each held a process at 205 MB). The first is small: the writing
+# process waits for it.
+BATCH = 200
+BATCH_BYTES = 512 * 1024
+FIRST_BATCH_BYTES = 128 * 1024
 # What a file can do wrong while it is read; recorded as that file skipped, never raised.
 READ_PROBLEMS = (OSError, zipfile.BadZipFile, zlib.error)
 
@@ -131,15 +137,16 @@ def prepared_batches(entry, where, read_problems=()):
     A file cut off or malformed part way is a "skip" line after the conversations before the
     cut. ``read_problems`` (exception types) end the file: what was read before is prepared
     and yielded, then the problem is raised."""
-    batch, seen = [], 0
+    batch, seen, size, limit = [], 0, 0, FIRST_BATCH_BYTES
     try:
         with entry.open() as stream:
             for index, raw in iter_conversations(stream):
                 seen += 1
                 batch.append((index, raw))
-                if len(batch) >= BATCH:
+                size += len(raw)
+                if len(batch) >= BATCH or size >= limit:
                     yield prepare_batch(batch, where, MAX_JSON_BYTES)
-                    batch = []
+                    batch, size, limit = [], 0, BATCH_BYTES
     except ValueError as e:  # SplitError: the file is cut off or malformed past this point
         reason = str(e).splitlines()[0].strip() if str(e).strip() else type(e).__name__
         if seen:
