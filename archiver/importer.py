@@ -303,10 +303,10 @@ def _save_batch(db, batch, where, summary, held):
             if held and not existed and cid not in new:
                 new[cid] = capture
                 continue
-            if cid in new:  # the same conversation twice in one batch: the first goes in first
+            if new:  # written in the file's order, as the plain path writes them
                 _save_new(conn, list(new.values()), source, summary)
+                existed = existed or cid in new  # the same conversation twice in one batch
                 new = {}
-                existed = True
             result = save_capture(conn, capture, source=source)
             if result.duplicate:
                 summary.unchanged += 1
