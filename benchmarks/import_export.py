@@ -24,6 +24,7 @@ import random
 import sqlite3
 import subprocess
 import tempfile
+import threading
 import uuid
 from pathlib import Path
 from time import perf_counter
@@ -208,22 +209,52 @@ def export_folder(size_mb):
 
 
 def run(argv):
-    """Run one importer; its wall time, its CPU time (user + system), its own peak RSS (MB)
-    and its output. On a shared machine wall time includes waiting for a core; CPU time does not.
+    """Run one importer; its wall time, its CPU time (user + system, its helper processes'
+    included), its peak RSS (MB) and its output. On a shared machine wall time includes
+    waiting for a core; CPU time does not.
 
-    os.wait4 reaps this one child and returns its own rusage, so ru_maxrss is that process's
-    peak, not the largest of every child this benchmark has run (RUSAGE_CHILDREN's figure)."""
+    os.wait4 reaps this one child and returns its rusage (with that of the processes it
+    started and reaped), so ru_maxrss is the largest of those processes' peaks, not of every
+    child this benchmark has run. The RSS of the process and every process under it,
+    summed, is also sampled every 20 ms: an importer using two processes holds both."""
     with tempfile.TemporaryFile() as out:  # a file, not a pipe: a chatty child cannot block
         t0 = perf_counter()
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+        peak = [0]
+        done = threading.Event()
+        sampler = threading.Thread(target=_sample_tree_rss, args=(proc.pid, peak, done), daemon=True)
+        sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = perf_counter() - t0
+        done.set()
+        sampler.join()
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         output = out.read().decode("utf-8", "replace")
     if proc.returncode:
         raise SystemExit(f"{' '.join(map(str, argv))} exited {proc.returncode}:\n{output[-3000:]}")
-    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, output  # Linux: kilobytes
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, peak[0] / 1024, output  # kB
+
+
+def _sample_tree_rss(pid, peak, done):
+    def tree(p):
+        try:
+            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except OSError:
+            children = []
+        return [p, *(q for c in children for q in tree(int(c)))]
+
+    def rss(p):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    while not done.wait(0.02):
+        peak[0] = max(peak[0], sum(rss(p) for p in tree(pid)))
 
 
 def measure(size_mb, tmp):
@@ -243,14 +274,15 @@ def measure(size_mb, tmp):
     for name, argv in importers.items():
         workdir = Path(tempfile.mkdtemp(dir=tmp))  # a fresh database each time
         db = workdir / "archive.db"
-        seconds, cpu, rss, output = run(argv(db))
+        seconds, cpu, rss, tree_rss, output = run(argv(db))
         on_disk = sum(p.stat().st_size for p in workdir.iterdir())  # with -wal/-shm, if left
         if name == "chatgpt-archiver":  # messages as `stats` counts them: the roots are not
             expected = f"{meta['messages']:,} messages stored"
             assert expected in output, f"expected '{expected}' in: {output[-500:]}"
         results[name] = {"seconds": round(seconds, 2), "messages_per_s": round(meta["messages"] / seconds),
                          "cpu_seconds": round(cpu, 2),
-                         "peak_rss_mb": round(rss, 1), "db_mb": round(on_disk / 1e6, 1)}
+                         "peak_rss_mb": round(rss, 1), "peak_rss_all_processes_mb": round(tree_rss, 1),
+                         "db_mb": round(on_disk / 1e6, 1)}
         for p in workdir.iterdir():
             p.unlink()
         workdir.rmdir()
@@ -279,11 +311,13 @@ def main():
         return
     print(f"Python {env['python']}, SQLite {env['sqlite']}, {env['cpu_count']} CPUs, {env['platform']};"
           f" databases in {env['tmpdir']}, exports cached in {env['export_cache']}\n")
-    print(f"{'size':<8}{'importer':<31}{'seconds':>9}{'CPU s':>8}{'messages/s':>12}{'peak RSS MB':>13}{'DB MB':>9}")
+    print(f"{'size':<8}{'importer':<31}{'seconds':>9}{'CPU s':>8}{'messages/s':>12}{'peak RSS MB':>13}"
+          f"{'all procs':>11}{'DB MB':>9}")
     for size, figures in report.items():
         for i, (name, r) in enumerate(figures["importers"].items()):
             print(f"{'' if i else size:<8}{name:<31}{r['seconds']:>9.2f}{r['cpu_seconds']:>8.2f}"
-                  f"{r['messages_per_s']:>12,}{r['peak_rss_mb']:>13,.0f}{r['db_mb']:>9,.1f}")
+                  f"{r['messages_per_s']:>12,}{r['peak_rss_mb']:>13,.0f}{r['peak_rss_all_processes_mb']:>11,.0f}"
+                  f"{r['db_mb']:>9,.1f}")
     print()
     for size, figures in report.items():
         e = figures["export"]
