@@ -3,8 +3,10 @@ conversations-NNN.json files) through the same reshape-and-save path as live cap
 
 Conversations are cut out of the export one at a time as their exact bytes (jsonsplit), so
 memory stays flat however large the export and each is kept exactly as the export wrote it;
-they are written in batches, one transaction per batch. Assets are stored once by
-content hash; other export files land in tables; nothing unknown is fatal.
+they are prepared in batches (archiver.preparing: in a second process for big files) and
+written a transaction per batch, or, into a new archive, in one transaction for the whole
+load. Assets are stored once by content hash; other export files land in tables; nothing
+unknown is fatal.
 """
 
 import hashlib
