@@ -277,10 +277,13 @@ PREPARE_APART_ABOVE = 8 * 1024 * 1024
 
 
 def _import_conversations(db, entry, where, summary, progress, held):
-    apart = entry.size >= PREPARE_APART_ABOVE and entry.source is not None and (os.cpu_count() or 1) > 1
-    if apart:
-        batches = batches_from_worker((entry.source, entry.path), where)
-    else:
+    batches = None
+    if entry.size >= PREPARE_APART_ABOVE and entry.source is not None and (os.cpu_count() or 1) > 1:
+        try:
+            batches = batches_from_worker((entry.source, entry.path), where)
+        except OSError:  # no second process to be had: this one prepares too
+            batches = None
+    if batches is None:
         batches = prepared_batches(entry, where, (OSError, zipfile.BadZipFile, zlib.error, ImportProblem))
     for batch in batches:
         _save_batch(db, batch, where, summary, held)

@@ -17,6 +17,7 @@ import os
 import pickle
 import subprocess
 import sys
+import tempfile
 import zipfile
 import zlib
 
@@ -194,20 +195,32 @@ def batches_from_worker(spec, where):
     A plain ``python -m archiver.preparing`` child, frames on its stdout: not
     multiprocessing, whose spawn re-imports the caller's main module (a script without a
     ``__name__`` guard would run twice) and whose fork would copy open SQLite handles."""
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "archiver.preparing"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    _widen(worker.stdout)
+    # Its own error output goes to a file, not a pipe nobody reads until the end (a chatty
+    # child would fill it and stop); it finds this package where this process found it.
+    said = tempfile.TemporaryFile()
     try:
-        worker.stdin.write(json.dumps([*spec, where]).encode())
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "archiver.preparing"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=said, env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+        )
+    except BaseException:
+        said.close()
+        raise
+    _widen(worker.stdout)
+    return _frames(worker, said, json.dumps([*spec, where]).encode())
+
+
+def _frames(worker, said, spec):
+    try:
+        worker.stdin.write(spec)
         worker.stdin.close()
         while True:
             head = worker.stdout.read(8)
             if len(head) < 8:
                 worker.wait()
-                said = worker.stderr.read().decode("utf-8", "replace").strip().splitlines()
-                raise ImportProblem("the process preparing it stopped" + (f": {said[-1]}" if said else ""))
+                said.seek(0)
+                last = said.read().decode("utf-8", "replace").strip().splitlines()
+                raise ImportProblem("the process preparing it stopped" + (f": {last[-1]}" if last else ""))
             kind, payload = _decode(worker.stdout.read(int.from_bytes(head, "big")))
             if kind == "batch":
                 yield payload
@@ -222,7 +235,7 @@ def batches_from_worker(spec, where):
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
-        worker.stderr.close()
+        said.close()
 
 
 def _widen(pipe):

@@ -298,3 +298,26 @@ def test_a_conversations_file_that_fails_while_read_is_named_and_what_came_befor
     landed = db.execute("select count(*) from chatgpt_conversation").fetchone()[0]
     assert landed == 208
     assert db.execute("select count(*) from chatgpt_asset").fetchone()[0] == 1
+
+
+def test_without_a_second_process_the_import_prepares_here_and_a_dying_one_is_named(tmp_path, monkeypatch):
+    monkeypatch.setattr(importer, "PREPARE_APART_ABOVE", 0)
+    source = write_export(tmp_path / "export")
+    # No Python to start: this process prepares the conversations itself, and all lands.
+    monkeypatch.setattr("sys.executable", str(tmp_path / "no-such-python"))
+    result = run("import", tmp_path / "a.db", source)
+    assert result.exit_code == 0, result.output
+    assert counts(open_db(tmp_path / "a.db"))["chatgpt_conversation"] == len(conversations())
+    # One that starts and dies: the file is named with the last line it said, nothing half-written.
+    dying = tmp_path / "dying-python"
+    dying.write_text("#!/bin/sh\necho 'MemoryError: out of memory' >&2\nexit 1\n")
+    dying.chmod(0o755)
+    monkeypatch.setattr("sys.executable", str(dying))
+    result = run("import", tmp_path / "b.db", source)
+    assert result.exit_code == 1
+    assert [line for line in result.stderr.splitlines() if line.startswith("Skipped: ")] == [
+        "Skipped: export:conversations.json: the process preparing it stopped: MemoryError: out of memory"]
+    assert "Traceback" not in result.output
+    db = open_db(tmp_path / "b.db")
+    assert db.execute("select count(*) from chatgpt_conversation").fetchone()[0] == 0
+    assert db.execute("select count(*) from chatgpt_asset").fetchone()[0] == 2  # the rest of the export landed
