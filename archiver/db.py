@@ -51,12 +51,20 @@ class ArchiveError(Exception):
     """The archive cannot be opened or written (locked, read-only, full, not SQLite)."""
 
 
+NEW_ARCHIVE_PAGE_SIZE = 8192
+
+
 def open_db(path, *, migrate=True):
     """The one way to open an archive: WAL on, migrations applied, search index whole."""
     try:
         db = sqlite_utils.Database(path)
         db.conn.execute("PRAGMA busy_timeout = 10000")
         if migrate:
+            if not db.conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone():
+                # A new archive (a page size is set before the first table, for life): 8 KB pages
+                # hold more of a message row before it overflows (a 500 MB import took 17.0 s
+                # against 18.6 s with 4 KB; benchmarks/README.md).
+                db.conn.execute(f"PRAGMA page_size = {NEW_ARCHIVE_PAGE_SIZE}")
             db.enable_wal()
             migrations.apply(db)
             ensure_search_index(db.conn)

@@ -148,3 +148,14 @@ def test_failed_save_leaves_nothing(db):
 
 def test_open_db_enables_wal(db_path):
     assert open_db(db_path).execute("pragma journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_new_archive_gets_8_kb_pages_and_an_old_one_keeps_its_own(tmp_path):
+    assert open_db(tmp_path / "new.db").execute("PRAGMA page_size").fetchone() == (8192,)
+    old = sqlite3.connect(tmp_path / "old.db")  # made by an earlier version: 4 KB pages, a table
+    old.execute("CREATE TABLE chatgpt_conversation (id TEXT PRIMARY KEY, title TEXT)")
+    old.commit()
+    old.close()
+    reopened = open_db(tmp_path / "old.db")
+    assert reopened.execute("PRAGMA page_size").fetchone() == (4096,)
+    assert reopened.execute("PRAGMA integrity_check").fetchone() == ("ok",)
