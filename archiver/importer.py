@@ -36,13 +36,12 @@ from .preparing import (
     MAX_JSON_BYTES,
     ImportProblem,
     batches_from_worker,
-    iter_conversations,
     json_start,
     prepared_batches,
     read_bounded,
 )
 from .privacy import refusal
-from .reshape import MESSAGE_TABLE, to_json
+from .reshape import to_json
 from .textdocs import export_textdoc_columns
 
 CONVERSATION_FILE = re.compile(r"^conversations(?:-\d+)?\.json$")

@@ -27,7 +27,6 @@ from .db import LINK_COLUMNS, prepare_capture
 from .jsonsplit import split_array
 from .reshape import (
     ASSET_LINK_TABLE,
-    CONVERSATION_COLUMNS,
     CONVERSATION_TABLE,
     MESSAGE_COLUMNS,
     MESSAGE_TABLE,
@@ -36,7 +35,7 @@ from .reshape import (
     parse_json,
 )
 
-# A batch: up to 200 conversations or 2 MB of the export's JSON, whichever comes first, so
+# A batch: up to 200 conversations or 512 KB of the export's JSON, whichever comes first, so
 # memory on both sides stays bounded whatever the conversations' sizes (one of 200 conversations
 # of a few hundred nodes each held a process at 205 MB). The first is small: the writing
 # process waits for it.

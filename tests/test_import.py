@@ -321,3 +321,15 @@ def test_without_a_second_process_the_import_prepares_here_and_a_dying_one_is_na
     db = open_db(tmp_path / "b.db")
     assert db.execute("select count(*) from chatgpt_conversation").fetchone()[0] == 0
     assert db.execute("select count(*) from chatgpt_asset").fetchone()[0] == 2  # the rest of the export landed
+
+
+def test_a_value_msgpack_cannot_carry_crosses_all_the_same(tmp_path, apart):
+    # An integer beyond 64 bits (msgpack's limit) in a field that becomes a column: the batch
+    # crosses from the preparing process another way, and lands as it does prepared here.
+    item = dict(copy.deepcopy(EVERY), async_status=10**30)
+    (tmp_path / "conversations.json").write_text(json.dumps([item]))
+    result = run("import", tmp_path / "a.db", tmp_path / "conversations.json")
+    assert result.exit_code == 0, result.output
+    db = open_db(tmp_path / "a.db")
+    assert db.execute("select id, async_status from chatgpt_conversation").fetchall() == [(EVERY["id"], None)]
+    assert db.execute("select count(*) from chatgpt_message").fetchone()[0] == len(EVERY["mapping"])
