@@ -358,9 +358,9 @@ def import_(db, paths, quiet):
     if bulk and summary.changed_anything:
         from .indexing import trigram_behind
 
-        if behind := trigram_behind(database.conn):
-            note = (f"Search by whole words is ready; search by parts of words takes in the {behind:,}"
-                    " new messages in the background while the server runs.")
+        if trigram_behind(database.conn):
+            note = ("Search by whole words is ready; search by parts of words takes in the new messages"
+                    " in the background while the server runs.")
     _report(summary, db, note)
 
 

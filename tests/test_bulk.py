@@ -178,7 +178,12 @@ def test_a_bulk_import_into_a_new_archive_killed_midway_leaves_it_empty_and_whol
     assert [db.execute(f"select count(*) from {t}").fetchone()[0]
             for t in ("chatgpt_conversation", "chatgpt_message", "chatgpt_capture")] == [0, 0, 0]
     db.close()
-    subprocess.run([*command, str(db_path), str(export)], check=True, capture_output=True)
+    done = subprocess.run([*command, str(db_path), str(export)], check=True, capture_output=True, text=True)
+    assert done.stdout.splitlines() == [
+        f"Imported 400 conversations into {db_path}: 400 new, 0 updated, 0 unchanged; 15,600 messages stored"
+        " (15,600 new).",
+        "Search by whole words is ready; search by parts of words takes in the new messages in the background"
+        " while the server runs."]
     db = open_db(db_path)
     assert db.execute("select count(*) from chatgpt_conversation").fetchone()[0] == 400
     found = db.execute("select count(*) from chatgpt_message_fts where chatgpt_message_fts match 'larkspur'")
