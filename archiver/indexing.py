@@ -140,7 +140,11 @@ def trigram_caught_up(conn):
 
 def index_trigram_chunk(conn, limit=TRIGRAM_CHUNK):
     """One catch-up step in a write transaction of its own, taken before the mark is read, so
-    two processes (a server and a CLI) never index the same rows. True while more remain."""
+    two processes (a server and a CLI) never index the same rows. True while more remain.
+    With nothing to catch up it only reads: the server's idle check never waits for, or
+    holds, the write lock (another process may be importing)."""
+    if conn.execute("SELECT 1 FROM archiver_meta WHERE key = ?", [TRIGRAM_UPTO]).fetchone() is None:
+        return False
     with conn:
         conn.execute("BEGIN IMMEDIATE")
         return index_trigram_step(conn, limit)

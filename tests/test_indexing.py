@@ -142,3 +142,20 @@ def test_a_rebuild_while_behind_leaves_the_index_whole_and_nothing_to_catch_up(t
     assert trigram_behind(db.conn) == 0
     assert trigger_sql(db) == trigger_sql(open_db(tmp_path / "fresh.db"))
     assert_whole(db)
+
+
+def test_the_idle_check_takes_no_lock(tmp_path):
+    # Caught up: the server's check every 30 s only reads, so an import holding the write lock
+    # in another process never makes the server's write thread wait.
+    import sqlite3
+
+    from archiver.indexing import index_trigram_chunk
+
+    db = open_db(tmp_path / "a.db")
+    importing = sqlite3.connect(tmp_path / "a.db", isolation_level=None)
+    importing.execute("BEGIN IMMEDIATE")
+    db.conn.execute("PRAGMA busy_timeout = 5000")
+    started = time.monotonic()
+    assert index_trigram_chunk(db.conn) is False
+    assert time.monotonic() - started < 1
+    importing.execute("ROLLBACK")
