@@ -214,9 +214,9 @@ def reshape_conversation(data):
     conversation = _conversation_row(cid, data, shape, leaf)
     links = [
         {"conversation_id": cid, "node_id": key, "pointer": pointer, "file_id": fid}
-        for key, node in nodes.items()
+        for (key, node), row in zip(nodes.items(), messages)
         if isinstance(node.message, dict)
-        for pointer, fid in asset_pointers(node.message.get("content"), node.message.get("metadata"))
+        for pointer, fid in asset_pointers(node.message.get("content"), node.message.get("metadata"), row["content"])
     ]
     return {CONVERSATION_TABLE: [conversation], MESSAGE_TABLE: messages, ASSET_LINK_TABLE: links}
 

@@ -151,3 +151,34 @@ def test_deep_research_report_becomes_searchable_text():
                         ({"report_message": "Plain report"}, "Plain report"), (["x"], "")):
         rendered, _ = render_content({"content_type": "text", "parts": [""]}, metadata={"chatgpt_sdk": {"widget_state": state}})
         assert rendered.startswith(text) and (rendered == "") == (text == ""), state
+
+
+def test_asset_pointers_skips_only_content_that_names_none():
+    # The quick check on the content's JSON text must never miss a pointer the walk finds.
+    from pathlib import Path
+
+    from archiver.content import asset_pointers
+    from archiver.reshape import to_json
+
+    from conftest import CORPUS
+
+    checked = found = 0
+    corpus = sorted(CORPUS.glob("*.json")) if CORPUS.is_dir() else []  # real conversations, when present
+    for path in sorted(Path(__file__).parent.joinpath("data").glob("*.json")) + corpus:
+        data = json.loads(path.read_text())
+        for item in data if isinstance(data, list) else [data]:
+            nodes = item.get("mapping") if isinstance(item, dict) and isinstance(item.get("mapping"), dict) else {}
+            for node in nodes.values():
+                message = node.get("message") if isinstance(node, dict) else None
+                if not isinstance(message, dict):
+                    continue
+                content, metadata = message.get("content"), message.get("metadata")
+                walked = asset_pointers(content, metadata)
+                assert asset_pointers(content, metadata, to_json(content)) == walked
+                checked += 1
+                found += bool(walked)
+    assert checked > 80 and found >= 3
+    deep = {"content_type": "multimodal_text", "parts": [{"x": [[{"asset_pointer": "sediment://h#file_00ab"}]]}]}
+    assert asset_pointers(deep, {}, to_json(deep)) == [("sediment://h#file_00ab", "file_00ab")]
+    said = {"content_type": "text", "parts": ['the key is called "asset_pointer"']}  # named, not a key
+    assert asset_pointers(said, {}, to_json(said)) == []
