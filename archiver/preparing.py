@@ -68,7 +68,6 @@ class ImportProblem(Exception):
     """A whole input could not be read (corrupt zip, not JSON, not an export)."""
 
 
-
 def json_start(head):
     """``b"["`` (a conversation list), ``b"{"`` (one conversation) or None, from a file's first bytes."""
     first = head.lstrip()[:1]
@@ -109,7 +108,6 @@ class _Prefixed:
         return self.stream.read(size)
 
 
-
 # The top level alone, its values kept as bytes: names a conversation refused before parsing.
 _TOP_LEVEL = msgspec.json.Decoder(dict[str, msgspec.Raw])
 
@@ -128,7 +126,6 @@ def label(item, index):
         if isinstance(cid, str):
             return f"conversation {cid}"
     return f"item {index}"
-
 
 
 def prepared_batches(entry, where, read_problems=()):
