@@ -274,6 +274,14 @@ class SaveResult:
         }
 
 
+# Every writer of a raw capture: the CLI's save_capture, the server's save_received, a bulk
+# load's save_new_captures.
+_CAPTURE_INSERT = (
+    "INSERT INTO chatgpt_capture (conversation_id, received_at, last_received_at, times_received, source,"
+    " token_name, sha256, size, update_time, shape, body) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
 def save_capture(conn, capture, *, source, token_name=None):
     """Keep the raw capture and merge its rows. Call inside one transaction.
 
@@ -296,31 +304,12 @@ def save_capture(conn, capture, *, source, token_name=None):
             [received, existing[0]],
         )
         return SaveResult(cid, existing[0], True, len(messages), 0, _unknown(messages))
-    capture_id = conn.execute(
-        "INSERT INTO chatgpt_capture (conversation_id, received_at, last_received_at,"
-        " times_received, source, token_name, sha256, size, update_time, shape, body)"
-        " VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            cid,
-            received,
-            received,
-            source,
-            token_name,
-            capture.sha256,
-            capture.size,
-            conversation["update_time"],
-            conversation["shape"],
-            capture.compressed,
-        ],
-    ).lastrowid
+    capture_id = conn.execute(_CAPTURE_INSERT, [
+        cid, received, received, source, token_name, capture.sha256, capture.size,
+        conversation["update_time"], conversation["shape"], capture.compressed,
+    ]).lastrowid
     new = save_rows(conn, capture.rows, captured_at=received)
     return SaveResult(cid, capture_id, False, len(messages), new, _unknown(messages))
-
-
-_CAPTURE_INSERT = (
-    "INSERT INTO chatgpt_capture (conversation_id, received_at, last_received_at, times_received, source,"
-    " token_name, sha256, size, update_time, shape, body) VALUES (?, ?, ?, 1, ?, NULL, ?, ?, ?, ?, ?)"
-)
 
 
 _ID, _NODE, _ROLE, _CREATED, _UPDATED_AT = (MESSAGE_COLUMNS.index(c) for c in (
@@ -336,13 +325,12 @@ def save_new_captures(conn, captures, *, source):
     as they crossed from the preparing process. The rows are those ``save_capture`` writes
     (tests/test_bulk.py compares them)."""
     received = now_iso()
-    bound = epoch_of(received) + TRUST_MARGIN
+    bound = time_bound(received)
     captures_out, conversations, messages_out, links = [], [], [], []
     taken = set()
     with writing_as_capture(conn):
         for capture in captures:
-            conversation = bound_times({CONVERSATION_TABLE: [capture.conversation], MESSAGE_TABLE: []},
-                                       received)[CONVERSATION_TABLE][0]
+            conversation = clamp_times(capture.conversation, bound)
             cid = conversation["id"]
             messages = capture.message_rows
             given = row_ids(conn, cid, [m[_NODE] for m in messages], {}, taken)
@@ -352,7 +340,7 @@ def save_new_captures(conn, captures, *, source):
                     m[_CREATED] = bound
                 if m[_UPDATED_AT] is not None and m[_UPDATED_AT] > bound:
                     m[_UPDATED_AT] = bound
-            captures_out.append([cid, received, received, source, capture.sha256, capture.size,
+            captures_out.append([cid, received, received, source, None, capture.sha256, capture.size,
                                  capture.conversation["update_time"], capture.conversation["shape"],
                                  capture.compressed])
             count = sum(1 for m in messages if m[_ROLE] is not None)
@@ -457,13 +445,10 @@ def save_received(conn, received, *, source, token_name=None):
         )
         pending = conn.execute("SELECT 1 FROM chatgpt_capture_pending WHERE capture_id = ?", [existing[0]]).fetchone()
         return existing[0], True, pending is not None
-    capture_id = conn.execute(
-        "INSERT INTO chatgpt_capture (conversation_id, received_at, last_received_at,"
-        " times_received, source, token_name, sha256, size, update_time, shape, body)"
-        " VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
-        [received.conversation_id, now, now, source, token_name, received.sha256,
-         len(received.raw), received.update_time, received.shape, received.compressed],
-    ).lastrowid
+    capture_id = conn.execute(_CAPTURE_INSERT, [
+        received.conversation_id, now, now, source, token_name, received.sha256, len(received.raw),
+        received.update_time, received.shape, received.compressed,
+    ]).lastrowid
     conn.execute("INSERT INTO chatgpt_capture_pending (capture_id) VALUES (?)", [capture_id])
     return capture_id, False, True
 
@@ -695,17 +680,23 @@ def epoch_of(iso):
 
 def bound_times(rows, received_at=None):
     """The rows with every time clamped to ``received_at`` (ISO) + TRUST_MARGIN. Pure."""
-    received = epoch_of(received_at) if received_at else None
-    bound = (received if received is not None else datetime.now(timezone.utc).timestamp()) + TRUST_MARGIN
-
-    def clamp(row):
-        late = [c for c in ("create_time", "update_time") if row[c] is not None and row[c] > bound]
-        return dict(row, **dict.fromkeys(late, bound)) if late else row
-
+    bound = time_bound(received_at)
     return dict(rows, **{
-        CONVERSATION_TABLE: [clamp(r) for r in rows[CONVERSATION_TABLE]],
-        MESSAGE_TABLE: [clamp(m) for m in rows[MESSAGE_TABLE]],
+        CONVERSATION_TABLE: [clamp_times(r, bound) for r in rows[CONVERSATION_TABLE]],
+        MESSAGE_TABLE: [clamp_times(m, bound) for m in rows[MESSAGE_TABLE]],
     })
+
+
+def time_bound(received_at=None):
+    """The latest time a capture received at ``received_at`` (ISO; else now) may claim."""
+    received = epoch_of(received_at) if received_at else None
+    return (received if received is not None else datetime.now(timezone.utc).timestamp()) + TRUST_MARGIN
+
+
+def clamp_times(row, bound):
+    """A row (dict) with its times no later than ``bound``: the same row if none is."""
+    late = [c for c in ("create_time", "update_time") if row[c] is not None and row[c] > bound]
+    return dict(row, **dict.fromkeys(late, bound)) if late else row
 
 
 def _assign_row_ids(conn, cid, messages, mine, taken=None):

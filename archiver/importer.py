@@ -14,7 +14,6 @@ import json
 import os
 import re
 import zipfile
-import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -34,6 +33,7 @@ from .db import (
 from .preparing import (
     MAX_FILE_BYTES,
     MAX_JSON_BYTES,
+    READ_PROBLEMS,
     ImportProblem,
     batches_from_worker,
     json_start,
@@ -262,7 +262,7 @@ def _import_all(db, paths, progress, held):
                     _import_table(db, entry, summary, held)
                 elif kind == "unknown":
                     summary.unknown.append(where)
-            except (OSError, zipfile.BadZipFile, zlib.error, ImportProblem) as e:
+            except (*READ_PROBLEMS, ImportProblem) as e:
                 summary.skipped.append(f"{where}: {e}")
             summary.bytes_done += entry.size
             if progress:
@@ -283,7 +283,7 @@ def _import_conversations(db, entry, where, summary, progress, held):
         except OSError:  # no second process to be had: this one prepares too
             batches = None
     if batches is None:
-        batches = prepared_batches(entry, where, (OSError, zipfile.BadZipFile, zlib.error, ImportProblem))
+        batches = prepared_batches(entry, where)
     for batch in batches:
         _save_batch(db, batch, where, summary, held)
         if progress:
@@ -320,7 +320,7 @@ def _save_batch(db, batch, where, summary, held):
                 summary.new += 1
             # Messages as `stats` counts them, not nodes (result.messages, the API's count): the
             # message-less roots are not messages. Every node of a new conversation is new.
-            carrying = _carrying(capture)
+            carrying = capture.messages_carrying
             summary.messages += carrying
             summary.new_messages += result.new_messages if existed else carrying
         if new:
@@ -330,14 +330,10 @@ def _save_batch(db, batch, where, summary, held):
 def _save_new(conn, captures, source, summary):
     save_new_captures(conn, captures, source=source)
     for capture in captures:
-        carrying = _carrying(capture)
+        carrying = capture.messages_carrying
         summary.new += 1
         summary.messages += carrying
         summary.new_messages += carrying
-
-
-def _carrying(capture):
-    return capture.messages_carrying
 
 
 def _import_asset(db, entry, summary, held):

@@ -95,24 +95,29 @@ def ensure_search_index(conn):
         conn.execute("DELETE FROM archiver_meta WHERE key = ?", [_PAUSED])
 
 
+def _upto(conn):
+    """The trigram index's mark, or None when it holds every row."""
+    row = conn.execute("SELECT CAST(value AS INTEGER) FROM archiver_meta WHERE key = ?", [TRIGRAM_UPTO]).fetchone()
+    return None if row is None else row[0]
+
+
 def trigram_behind(conn):
     """About how many messages the trigram index does not hold yet (0 when it is whole): rows
     past its mark, by rowid (dense after an import; counting them would read the whole table)."""
-    row = conn.execute("SELECT CAST(value AS INTEGER) FROM archiver_meta WHERE key = ?", [TRIGRAM_UPTO]).fetchone()
-    if row is None:
+    upto = _upto(conn)
+    if upto is None:
         return 0
     last = conn.execute("SELECT max(rowid) FROM chatgpt_message").fetchone()[0] or 0
-    return max(0, last - row[0])
+    return max(0, last - upto)
 
 
 def index_trigram_step(conn, limit=TRIGRAM_CHUNK):
     """Index the next ``limit`` rows the trigram index lacks; call inside a write transaction.
     Returns True while more remain; once none do, the plain triggers are back and the mark
     is gone."""
-    row = conn.execute("SELECT CAST(value AS INTEGER) FROM archiver_meta WHERE key = ?", [TRIGRAM_UPTO]).fetchone()
-    if row is None:
+    upto = _upto(conn)
+    if upto is None:
         return False
-    upto = row[0]
     last = conn.execute(
         "SELECT max(rowid) FROM (SELECT rowid FROM chatgpt_message WHERE rowid > ? ORDER BY rowid LIMIT ?)",
         [upto, limit],
@@ -143,19 +148,18 @@ def index_trigram_chunk(conn, limit=TRIGRAM_CHUNK):
     two processes (a server and a CLI) never index the same rows. True while more remain.
     With nothing to catch up it only reads: the server's idle check never waits for, or
     holds, the write lock (another process may be importing)."""
-    if conn.execute("SELECT 1 FROM archiver_meta WHERE key = ?", [TRIGRAM_UPTO]).fetchone() is None:
+    if _upto(conn) is None:
         return False
     with conn:
         conn.execute("BEGIN IMMEDIATE")
         return index_trigram_step(conn, limit)
 
 
-def ensure_trigram_index(conn, progress=None):
-    """Bring the trigram index up to date now, a chunk per transaction (the CLI's way; the
-    server does the same in the background). ``progress(rows left)`` after each chunk."""
+def ensure_trigram_index(conn):
+    """Bring the trigram index up to date now, a chunk per transaction (the server does the
+    same in the background)."""
     while index_trigram_chunk(conn):
-        if progress:
-            progress(trigram_behind(conn))
+        pass
 
 
 async def keep_trigram_indexed(write, *, idle=30.0, log=None):

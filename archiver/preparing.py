@@ -20,6 +20,7 @@ import sys
 import tempfile
 import zipfile
 import zlib
+from functools import cached_property
 
 import msgspec
 
@@ -53,7 +54,6 @@ READ_PROBLEMS = (OSError, zipfile.BadZipFile, zlib.error)
 MAX_FILE_BYTES = 512 * 1024 * 1024
 # Conversations, textdocs and the export's tables are parsed whole: a smaller bound.
 MAX_JSON_BYTES = 100 * 1024 * 1024
-CHUNK = 1024 * 1024
 
 
 def read_bounded(stream, limit):
@@ -128,12 +128,12 @@ def label(item, index):
     return f"item {index}"
 
 
-def prepared_batches(entry, where, read_problems=()):
+def prepared_batches(entry, where):
     """Batches of ("capture", Capture) and ("skip", line) items, in the file's order.
 
     A file cut off or malformed part way is a "skip" line after the conversations before the
-    cut. ``read_problems`` (exception types) end the file: what was read before is prepared
-    and yielded, then the problem is raised."""
+    cut. A file that cannot be read on (READ_PROBLEMS, ImportProblem) ends there: what was
+    read before is prepared and yielded, then the problem is raised."""
     batch, seen, size, limit = [], 0, 0, FIRST_BATCH_BYTES
     try:
         with entry.open() as stream:
@@ -151,7 +151,7 @@ def prepared_batches(entry, where, read_problems=()):
         else:
             line = f"{where}: malformed JSON ({reason})"
         yield [("skip", line)]
-    except read_problems:
+    except (*READ_PROBLEMS, ImportProblem):
         if batch:
             yield prepare_batch(batch, where, MAX_JSON_BYTES)
         raise
@@ -260,7 +260,7 @@ def _work():
 
     try:
         entry = find_entry(source, path)
-        for batch in prepared_batches(entry, where, READ_PROBLEMS + (ImportProblem,)):
+        for batch in prepared_batches(entry, where):
             send("batch", batch)
         send("end", None)
         out.flush()
@@ -283,17 +283,13 @@ def _encode(kind, payload):
 def _decode(data):
     kind, payload = msgspec.msgpack.decode(data[1:]) if data[:1] == b"m" else pickle.loads(data[1:])
     if kind == "batch":
-        payload = [(what, _capture_in(item) if what == "capture" else item) for what, item in payload]
+        payload = [(what, Crossed(*item) if what == "capture" else item) for what, item in payload]
     return kind, payload
 
 
 def _capture_out(capture):
     return (capture.sha256, capture.compressed, capture.size, capture.conversation, capture.message_rows,
             capture.link_rows)
-
-
-def _capture_in(fields):
-    return Crossed(*fields)
 
 
 _ROLE = MESSAGE_COLUMNS.index("author_role")
@@ -304,13 +300,11 @@ class Crossed:
     positional (as ``save_new_captures`` writes them), the dict form built only if asked for
     (``save_capture``, for a conversation the archive already holds)."""
 
-    raw = None
-
     def __init__(self, sha256, compressed, size, conversation, message_rows, link_rows):
         self.sha256, self.compressed, self.size = sha256, compressed, size
         self.conversation, self.message_rows, self.link_rows = conversation, message_rows, link_rows
 
-    @property
+    @cached_property
     def rows(self):
         return {CONVERSATION_TABLE: [self.conversation],
                 MESSAGE_TABLE: [dict(zip(MESSAGE_COLUMNS, m)) for m in self.message_rows],
