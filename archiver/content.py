@@ -61,8 +61,22 @@ def render_content(content, *, recipient=None, metadata=None):
     metadata = metadata if isinstance(metadata, dict) else {}
     if not isinstance(content, dict):
         return _strings(content), []
-    ctype = content.get("content_type")
     unknown = []
+    try:
+        return _render(content, recipient, metadata, unknown), unknown
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, RecursionError):
+        # A known type in a shape no renderer expects (a capture is untrusted): every string
+        # in it still becomes searchable text, and the shape is counted as drift.
+        return _strings(content), [*unknown, f"malformed:{_type_name(content.get('content_type'))}"]
+
+
+def _type_name(value):
+    """A type field as text: what a capture puts there need not be a string (nor hashable)."""
+    return value if value is None or isinstance(value, str) else type(value).__name__
+
+
+def _render(content, recipient, metadata, unknown):
+    ctype = _type_name(content.get("content_type"))
     render = _RENDERERS.get(ctype)
     if render is None:
         if ctype not in KNOWN_CONTENT_TYPES:
@@ -80,7 +94,7 @@ def render_content(content, *, recipient=None, metadata=None):
     if results:
         text = _join([text, "Search results:\n" + "\n".join(
             _join([_source(r), r["snippet"]]) for r in results)])
-    return text, unknown
+    return text
 
 
 def _text(content, metadata, unknown):
@@ -98,14 +112,15 @@ def _part(part, unknown):
         return part
     if not isinstance(part, dict):
         return _strings(part)
-    ptype = part.get("content_type")
+    ptype = _type_name(part.get("content_type"))
     if ptype == "audio_transcription":
         return _str(part.get("text"))
     if ptype in ("image_asset_pointer", "audio_asset_pointer", "video_container_asset_pointer"):
         return asset_placeholder(part)
     if ptype == "real_time_user_audio_video_asset_pointer":
         nested = [part.get("audio_asset_pointer"), part.get("video_container_asset_pointer")]
-        nested += part.get("frames_asset_pointers") or []
+        frames = part.get("frames_asset_pointers")
+        nested += frames if isinstance(frames, list) else []
         return _join(asset_placeholder(p) for p in nested if isinstance(p, dict))
     if ptype not in KNOWN_PART_TYPES:
         unknown.append(f"part:{ptype}")
@@ -169,7 +184,8 @@ def _user_context(content, metadata, unknown):
 
 def _thoughts(content, metadata, unknown):
     out = []
-    for t in content.get("thoughts") or []:
+    thoughts = content.get("thoughts")
+    for t in thoughts if isinstance(thoughts, list) else [thoughts]:
         if isinstance(t, dict):
             out += [_str(t.get("summary")), _str(t.get("content"))]
         else:

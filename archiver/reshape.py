@@ -395,9 +395,8 @@ def _is_hidden(author, metadata, content, recipient):
 
 def _has_image(content, metadata):
     result = metadata.get("aggregate_result")
-    if isinstance(result, dict) and any(
-        isinstance(m, dict) and m.get("message_type") == "image" for m in result.get("messages") or []
-    ):
+    outputs = result.get("messages") if isinstance(result, dict) else None
+    if isinstance(outputs, list) and any(isinstance(m, dict) and m.get("message_type") == "image" for m in outputs):
         return True
     parts = content.get("parts") if isinstance(content, dict) else None
     return isinstance(parts, list) and any(

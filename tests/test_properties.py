@@ -1,7 +1,9 @@
 """Property-based tests: whatever JSON arrives, reshaping gives rows or a clean
 NotAConversation, the rows can be stored, and the API answers 2xx/400/422, never 5xx."""
 
+import copy
 import json
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,6 +15,7 @@ from archiver.reshape import MESSAGE_COLUMNS, BadJSON, NotAConversation, parse_j
 
 from conftest import LOCAL
 
+DATA = Path(__file__).parent / "data"
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 json_values = st.recursive(
@@ -24,8 +27,9 @@ ids = st.sampled_from(["a", "b", "c", "d", "client-created-root", ""]) | st.text
 content = st.one_of(
     json_values,
     st.fixed_dictionaries({"content_type": st.sampled_from(
-        ["text", "multimodal_text", "code", "thoughts", "execution_output", "tether_quote", "mystery"]),
-        "parts": st.lists(json_values | st.text(), max_size=3), "text": json_values}),
+        ["text", "multimodal_text", "code", "thoughts", "execution_output", "tether_quote", "mystery"]) | json_values,
+        "parts": st.lists(json_values | st.text(), max_size=3), "text": json_values},
+        optional={"thoughts": json_values, "content": json_values}),
 )
 messages = st.one_of(json_values, st.fixed_dictionaries({
     "id": json_values | ids,
@@ -33,7 +37,8 @@ messages = st.one_of(json_values, st.fixed_dictionaries({
     "content": content,
     "create_time": json_values,
     "metadata": json_values | st.fixed_dictionaries({"parent_id": ids, "model_slug": json_values,
-                                                     "content_references": json_values}),
+                                                     "content_references": json_values,
+                                                     "aggregate_result": json_values}),
     "recipient": json_values, "status": json_values, "weight": json_values, "end_turn": json_values,
 }))
 nodes = st.one_of(json_values, st.fixed_dictionaries({
@@ -153,3 +158,58 @@ def test_huge_and_cyclic_shapes_finish(tmp_path):
         signal.signal(signal.SIGALRM, previous)
     assert db.execute("select length(text) from chatgpt_message where conversation_id = 'huge'").fetchone()[0] == 10_000_000
     db.close()
+
+
+# Values a capture can put where a known shape expects something else.
+HOSTILE = [None, 7, -1.5, True, "x", [], {}, [None, 3], ["a", {"b": []}], {"content_type": []},
+           [{"content_type": []}]]
+
+
+def _paths(value, prefix=()):
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return
+    for key, child in items:
+        yield prefix + (key,)
+        yield from _paths(child, prefix + (key,))
+
+
+def test_every_field_of_every_content_type_survives_hostile_values():
+    """Each value inside each message of the every-content-type fixture (content, its parts,
+    metadata, author), replaced in turn by each HOSTILE value: reshaping still gives rows, with
+    text a string. Fields were typed as the renderers expect (a list for ``thoughts``, a
+    string for ``content_type``); a capture need not be. Paths repeated across messages are
+    tried once."""
+    conversation = json.loads((DATA / "every_content_type.json").read_text())
+    tried, seen = 0, set()
+    for key, node in conversation["mapping"].items():
+        message = node.get("message")
+        if not isinstance(message, dict):
+            continue
+        ctype = (message.get("content") or {}).get("content_type")
+        for path in _paths(message):
+            shape = (ctype, *(p if isinstance(p, str) else 0 for p in path))
+            if shape in seen:
+                continue
+            seen.add(shape)
+            for value in HOSTILE:
+                hostile = copy.deepcopy(conversation)
+                target = hostile["mapping"][key]["message"]
+                for step in path[:-1]:
+                    target = target[step]
+                target[path[-1]] = value
+                rows = reshape_conversation(hostile)
+                tried += 1
+                assert all(isinstance(m["text"], (str, type(None))) for m in rows["chatgpt_message"])
+                row = next(m for m in rows["chatgpt_message"] if m["node_id"] == key)
+                assert row["message_json"] is not None
+    assert tried > 1000  # the fixture still reaches every renderer's fields
+
+
+def test_a_content_type_that_is_not_a_string_is_drift_not_a_crash():
+    rows = reshape_conversation({"id": "c", "mapping": {"n": {"message": {
+        "id": "n", "author": {"role": "user"}, "content": {"content_type": ["text"], "parts": ["kept words"]}}}}})
+    assert [(m["text"], m["unknown_types"]) for m in rows["chatgpt_message"]] == [("kept words", "list")]
