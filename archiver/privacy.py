@@ -99,7 +99,10 @@ def _do_not_remember(conversation):
         fields = json.loads(conversation.get("conversation_json") or "{}")
     except ValueError:
         return False
-    return isinstance(fields, dict) and fields.get("is_do_not_remember") is True
+    # As the insert trigger judges it (json_extract(...) = 1): true, 1 and 1.0 alike. Judged
+    # differently, a flag of 1 passed here and the trigger then stopped the whole import.
+    flag = fields.get("is_do_not_remember") if isinstance(fields, dict) else None
+    return isinstance(flag, (bool, int, float)) and flag == 1
 
 
 def allowed_items(conn, items):

@@ -107,6 +107,27 @@ def test_import_leaves_out_excluded_and_temporary_conversations_and_counts_them(
     assert rows(db, "select count(*) from chatgpt_capture where conversation_id in (?, 'tmp-1')", CID) == [(0,)]
 
 
+def test_do_not_remember_flags_the_trigger_refuses_are_left_out_not_fatal(tmp_path):
+    """The import judges a "do not remember" flag as the archive's insert trigger does (true,
+    1 and 1.0; not "1"): a flag of 1 once passed the import's check, was refused by the
+    trigger, and stopped the whole import."""
+    db = tmp_path / "a.db"
+    export = write_export(tmp_path / "export")
+    items = json.loads((export / "conversations.json").read_text())
+    flagged = []
+    for n, flag in enumerate([True, 1, 1.0, "1", 0, False]):
+        item = copy.deepcopy(items[1])
+        item.update(id=f"dnr-{n}", conversation_id=f"dnr-{n}", is_do_not_remember=flag)
+        flagged.append(item)
+    (export / "conversations.json").write_text(json.dumps(items + flagged))
+    assert run("settings", "--db", db, "archive-do-not-remember-chats", "off")[0] == 0
+    code, output = run("import", "--db", db, export)
+    assert code == 0, output
+    assert "Left out by the archive's privacy settings (exclusions, temporary chats): 3 conversations.\n" in output
+    assert rows(db, "select id from chatgpt_conversation where id like 'dnr-%' order by id") == [
+        ("dnr-3",), ("dnr-4",), ("dnr-5",)]
+
+
 # forget
 
 
