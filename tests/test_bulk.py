@@ -15,6 +15,7 @@ import pytest
 from archiver.db import open_db, write_transaction
 from archiver import importer
 from archiver.importer import import_paths
+from archiver.privacy import add_exclusion, set_setting
 from archiver.reshape import CONVERSATION_COLUMNS
 from archiver.tokens import create_token
 from conftest import fixture_json
@@ -106,17 +107,26 @@ def test_a_bulk_import_stores_the_same_captures_counts_and_problems_as_a_plain_o
     changed["update_time"] += 60
     changed["title"] = "renamed later"
     items[40:40] = [json.loads(json.dumps(items[5])), changed]
+    # What the privacy settings keep out: the load into a new archive lifts their triggers
+    # and must leave out the same conversations by its own check (db._LIFTED_FROM).
+    kept_out = [dict(json.loads(json.dumps(items[1])), id=f"private-{n}", conversation_id=f"private-{n}", **flag)
+                for n, flag in enumerate([{"is_temporary_chat": True}, {"is_do_not_remember": 1}, {}])]
+    items[20:20] = kept_out
     text = json.dumps(items)
     export.write_text(text[: text.rindex(items[-1]["id"]) + 5])  # cut off in the last one
     results, tables = {}, {}
     for bulk in (False, True):  # a bulk load into a new archive writes new conversations batched
         db = open_db(tmp_path / f"{bulk}.db")
+        with write_transaction(db) as conn:
+            add_exclusion(conn, "conversation", "private-2")
+            set_setting(conn, "archive-do-not-remember-chats", "off")
         with monkeypatch.context() as inline:
             if not bulk:
                 inline.setattr(importer, "PREPARE_APART_ABOVE", 1 << 60)
             summary = import_paths(db, [export], bulk=bulk)
         bodies = db.execute("select conversation_id, sha256, body from chatgpt_capture order by id").fetchall()
         results[bulk] = (summary.new, summary.updated, summary.unchanged, summary.messages, summary.skipped,
+                         summary.excluded,
                          [(c, s, gzip.decompress(b)) for c, s, b in bodies])
         # Every row the same, but for when it was written.
         tables[bulk] = {
@@ -143,9 +153,10 @@ def test_a_bulk_import_stores_the_same_captures_counts_and_problems_as_a_plain_o
         open_db(tmp_path / "fresh.db").execute("select name, sql from sqlite_master where type = 'trigger' order by name"
                                                ).fetchall())
     assert results[True] == results[False]
-    assert results[True][:5] == (59, 1, 1, 61 * 39, [  # in the file's order
+    assert results[True][:6] == (59, 1, 1, 61 * 39, [  # in the file's order
         f"{export}: conversation bad: 'mapping' must be an object, got a number",
-        f"{export}: truncated or malformed JSON after 62 conversations (the array is cut off inside an element)"])
+        f"{export}: truncated or malformed JSON after 65 conversations (the array is cut off inside an element)"], 3)
+    assert db.execute("select count(*) from chatgpt_conversation where id like 'private-%'").fetchone() == (0,)
 
 
 def test_a_bulk_import_into_a_new_archive_killed_midway_leaves_it_empty_and_whole(tmp_path):
