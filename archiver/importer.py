@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import re
-import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -40,6 +39,7 @@ from .preparing import (
     prepared_batches,
     read_bounded,
 )
+from .exportfiles import entries
 from .privacy import refusal
 from .reshape import to_json
 from .textdocs import export_textdoc_columns
@@ -82,55 +82,6 @@ class Summary:
     @property
     def changed_anything(self):
         return bool(self.new or self.updated or self.new_messages or self.assets or self.textdocs or self.tables)
-
-
-@dataclass
-class Entry:
-    """One file of an export, wherever it lives (zip member, folder, bare file)."""
-
-    path: str  # relative, with / separators
-    size: int
-    opener: object
-    explicit: bool = False  # named on the command line: a .json file is conversations
-    source: str = None  # the import argument it came from (find_entry finds it again)
-
-    def open(self):
-        return self.opener()
-
-    @property
-    def name(self):
-        return PurePosixPath(self.path).name
-
-
-def entries(path):
-    """The files of an import argument, or ImportProblem if it cannot be read at all."""
-    p = Path(path)
-    if p.is_dir():
-        return [
-            Entry(f.relative_to(p).as_posix(), f.stat().st_size, (lambda f=f: open(f, "rb")), source=str(path))
-            for f in sorted(p.rglob("*"))
-            if f.is_file()
-        ]
-    if not p.exists():
-        raise ImportProblem("no such file or folder")
-    if zipfile.is_zipfile(p):
-        try:
-            archive = zipfile.ZipFile(p)
-            members = [m for m in archive.infolist() if not m.is_dir()]
-        except (zipfile.BadZipFile, OSError) as e:
-            raise ImportProblem(f"corrupt zip: {e}") from None
-        return [Entry(m.filename, m.file_size, (lambda m=m: archive.open(m)), source=str(path)) for m in members]
-    if p.suffix.lower() == ".zip":
-        raise ImportProblem("corrupt zip: not a zip file")
-    return [Entry(p.name, p.stat().st_size, (lambda: open(p, "rb")), explicit=True, source=str(path))]
-
-
-def find_entry(source, path):
-    """The entry ``path`` of import argument ``source``, found again (in another process)."""
-    found = next((e for e in entries(source) if e.path == path), None)
-    if found is None:
-        raise ImportProblem("no longer there")
-    return found
 
 
 def kind_of(entry):

@@ -24,7 +24,7 @@ from functools import cached_property
 
 import msgspec
 
-from .db import LINK_COLUMNS, prepare_capture
+from .capture import LINK_COLUMNS, prepare_capture
 from .jsonsplit import split_array
 from .reshape import (
     ASSET_LINK_TABLE,
@@ -185,7 +185,7 @@ def prepare_batch(batch, where, limit):
 
 def batches_from_worker(spec, where):
     """``prepared_batches`` run in a second process: ``spec`` (import argument, entry path)
-    names the file the way ``importer.find_entry`` finds it again there (an opened zip cannot
+    names the file the way ``exportfiles.find_entry`` finds it again there (an opened zip cannot
     cross processes). Read problems come back as ImportProblem with the file's own message.
 
     A plain ``python -m archiver.preparing`` child, frames on its stdout: not
@@ -248,7 +248,7 @@ def _widen(pipe):
 
 def _work():
     """The child's side: the spec on stdin, frames (8-byte length, payload) on stdout."""
-    from .importer import find_entry  # the importer imports this module
+    from .exportfiles import find_entry  # it imports this module
 
     source, path, where = json.loads(sys.stdin.buffer.read())
     out = sys.stdout.buffer
