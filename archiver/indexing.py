@@ -5,7 +5,9 @@ and the trigram one (``_trigram``, parts of words). A bulk import pauses both:
 
 - the stemmed index is rebuilt once at the end of the import (``ensure_search_index``): a
   rebuild is far cheaper than a trigger per row, and whole-word search works the moment the
-  import returns;
+  import returns. A load into a new archive indexes each batch's rows as it writes them
+  instead (db.save_new_captures), without re-reading them, mostly while it waits for the
+  next batch;
 - the trigram index is brought up to date afterwards, a chunk at a time
   (``index_trigram_step``), by the server's background worker or ``ensure_trigram_index``.
   Building it took 40% of a 500 MB import (30 of 61 s with the stemmed rebuild), for a kind
@@ -77,10 +79,10 @@ def _leave_trigram_behind(conn):
         conn.execute(sql)
 
 
-def ensure_search_index(conn):
-    """Restore the stemmed triggers paused by a bulk load and re-index what came in meanwhile.
-    (An archive paused by an older version has the trigram triggers in the same list: both
-    are restored and rebuilt.)"""
+def ensure_search_index(conn, rebuild=True):
+    """Restore the stemmed triggers paused by a bulk load and re-index what came in meanwhile
+    (not ``rebuild``: the load indexed every row it wrote). (An archive paused by an older
+    version has the trigram triggers in the same list: both are restored and rebuilt.)"""
     row = conn.execute("SELECT value FROM archiver_meta WHERE key = ?", [_PAUSED]).fetchone()
     if row is None:
         return
@@ -89,7 +91,8 @@ def ensure_search_index(conn):
         for name, sql in paused:
             conn.execute(f"DROP TRIGGER IF EXISTS [{name}]")
             conn.execute(sql)
-        conn.execute("INSERT INTO chatgpt_message_fts (chatgpt_message_fts) VALUES ('rebuild')")
+        if rebuild:
+            conn.execute("INSERT INTO chatgpt_message_fts (chatgpt_message_fts) VALUES ('rebuild')")
         if any(name.startswith(TRIGRAM) for name, _ in paused):
             conn.execute(f"INSERT INTO {TRIGRAM} ({TRIGRAM}) VALUES ('rebuild')")
         conn.execute("DELETE FROM archiver_meta WHERE key = ?", [_PAUSED])

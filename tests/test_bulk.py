@@ -199,3 +199,30 @@ def test_a_bulk_import_into_a_new_archive_killed_midway_leaves_it_empty_and_whol
     assert db.execute("select count(*) from chatgpt_conversation").fetchone()[0] == 400
     found = db.execute("select count(*) from chatgpt_message_fts where chatgpt_message_fts match 'larkspur'")
     assert found.fetchone()[0] == db.execute("select count(*) from chatgpt_message where text like '%larkspur%'").fetchone()[0]
+
+
+@pytest.mark.parametrize("repeat", [False, True], ids=["each-once", "one-conversation-twice"])
+def test_a_load_into_a_new_archive_indexes_each_row_as_it_writes_it(tmp_path, repeat):
+    """The stemmed index of a load into a new archive is written with the rows (no rebuild at
+    the end); a conversation met twice is written the other way, and the index is then rebuilt.
+    Either way FTS5 finds it whole against the table, and it answers as a rebuilt index does."""
+    export = tmp_path / "conversations.json"
+    items = write_export(export, 30)
+    if repeat:
+        export.write_text(json.dumps(items + [items[3]]))
+    db = open_db(tmp_path / "a.db")
+    import_paths(db, [export], bulk=True)
+    db.execute("INSERT INTO chatgpt_message_fts (chatgpt_message_fts, rank) VALUES ('integrity-check', 1)")
+    words = ["larkspur", "conversation", "python", "image", "search"]
+
+    def found():
+        return {w: db.execute("SELECT rowid FROM chatgpt_message_fts WHERE chatgpt_message_fts MATCH ?"
+                              " ORDER BY rowid", [w]).fetchall() for w in words}
+
+    loaded = found()
+    assert len(loaded["larkspur"]) == 30
+    with write_transaction(db) as conn:
+        conn.execute("INSERT INTO chatgpt_message_fts (chatgpt_message_fts) VALUES ('rebuild')")
+    assert found() == loaded
+    assert db.execute("SELECT count(*) FROM chatgpt_message_fts_docsize").fetchone() == (
+        db.execute("SELECT count(*) FROM chatgpt_message").fetchone())
