@@ -40,7 +40,7 @@ from .preparing import (
     read_bounded,
 )
 from .exportfiles import entries
-from .privacy import refusal
+from .privacy import Judge
 from .reshape import to_json
 from .textdocs import export_textdoc_columns
 
@@ -246,26 +246,33 @@ def _save_batch(db, batch, where, summary, held):
     source = f"import:{PurePosixPath(where).name}"
     with _transaction(db, held, savepoint=False) as conn:
         new = {}  # held (a new archive): conversations it has never held, written together
+        # The settings, and which of the batch's conversations the archive holds, read once.
+        refusal = Judge(conn)
+        held_ids = {r[0] for r in conn.execute(
+            "SELECT id FROM chatgpt_conversation WHERE id IN (SELECT value FROM json_each(?))",
+            [json.dumps([item.conversation["id"] for what, item in batch if what == "capture"])])}
         for what, item in batch:
             if what == "skip":
                 summary.skipped.append(item)
                 continue
             capture = item
             cid = capture.conversation["id"]
-            if refusal(conn, capture.conversation):
+            if refusal(capture.conversation):
                 summary.excluded += 1
                 continue
-            existed = conn.execute("SELECT 1 FROM chatgpt_conversation WHERE id = ?", [cid]).fetchone()
+            existed = cid in held_ids
             if held and not existed and cid not in new:
                 new[cid] = capture
                 continue
             if new:  # written in the file's order, as the plain path writes them
                 _save_new(conn, list(new.values()), source, summary, held.direct)
                 existed = existed or cid in new  # the same conversation twice in one batch
+                held_ids.update(new)
                 new = {}
             if held:  # a row written past save_new_captures: the stemmed index is rebuilt at the end
                 held.direct = False
             result = save_capture(conn, capture, source=source)
+            held_ids.add(cid)  # a later copy in this batch finds it, as a query would
             if result.duplicate:
                 summary.unchanged += 1
             elif existed:

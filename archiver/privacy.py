@@ -77,21 +77,38 @@ def list_exclusions(conn):
 def refusal(conn, conversation):
     """Why the settings keep this conversation (a reshaped ``chatgpt_conversation`` row) out,
     or None when it may be stored."""
-    excluded = conn.execute(
-        "SELECT kind, value FROM archiver_exclusion WHERE (kind = 'conversation' AND value = ?1)"
-        " OR (kind = 'gpt' AND value = ?2) OR (kind = 'project' AND value IN (?3, ?2, ?4))"
-        " ORDER BY kind LIMIT 1",
-        [conversation["id"], conversation.get("gizmo_id"), conversation.get("project_id"),
-         conversation.get("conversation_template_id")],
-    ).fetchone()
-    if excluded:
-        return f"{excluded[0]} {excluded[1]} is excluded from the archive"
-    settings = get_settings(conn)
-    if conversation.get("is_temporary_chat") == 1 and settings["archive-temporary-chats"] == "off":
-        return "temporary chats are not archived (setting archive-temporary-chats is off)"
-    if settings["archive-do-not-remember-chats"] == "off" and _do_not_remember(conversation):
-        return "\"do not remember\" chats are not archived (setting archive-do-not-remember-chats is off)"
-    return None
+    return Judge(conn)(conversation)
+
+
+class Judge:
+    """``refusal`` for many conversations: the settings and exclusions read once (an import
+    judges a batch of conversations in one transaction; reading them per conversation was
+    two queries each)."""
+
+    def __init__(self, conn):
+        self.settings = get_settings(conn)
+        self.excluded = {}
+        for kind, value in conn.execute("SELECT kind, value FROM archiver_exclusion"):
+            self.excluded.setdefault(kind, set()).add(value)
+
+    def __call__(self, conversation):
+        gizmo = conversation.get("gizmo_id")
+        # In the order of the insert trigger's checks (m021): the conversation, its GPT, its project.
+        for kind, values in (("conversation", [conversation["id"]]), ("gpt", [gizmo]),
+                             ("project", [conversation.get("project_id"), gizmo,
+                                          conversation.get("conversation_template_id")])):
+            for value in values:
+                if value is not None and str(value) in self.excluded.get(kind, ()):
+                    return f"{kind} {value} is excluded from the archive"
+        return self._setting_refusal(conversation)
+
+    def _setting_refusal(self, conversation):
+        settings = self.settings
+        if conversation.get("is_temporary_chat") == 1 and settings["archive-temporary-chats"] == "off":
+            return "temporary chats are not archived (setting archive-temporary-chats is off)"
+        if settings["archive-do-not-remember-chats"] == "off" and _do_not_remember(conversation):
+            return "\"do not remember\" chats are not archived (setting archive-do-not-remember-chats is off)"
+        return None
 
 
 def _do_not_remember(conversation):

@@ -333,3 +333,17 @@ def test_a_value_msgpack_cannot_carry_crosses_all_the_same(tmp_path, apart):
     db = open_db(tmp_path / "a.db")
     assert db.execute("select id, async_status from chatgpt_conversation").fetchall() == [(EVERY["id"], None)]
     assert db.execute("select count(*) from chatgpt_message").fetchone()[0] == len(EVERY["mapping"])
+
+
+@pytest.mark.parametrize("bulk", [False, True], ids=["plain", "bulk"])
+def test_the_same_conversation_twice_in_one_batch_is_new_then_updated_then_unchanged(tmp_path, bulk):
+    first = copy.deepcopy(EVERY)
+    later = dict(copy.deepcopy(EVERY), title="renamed", update_time=EVERY["update_time"] + 60)
+    export = tmp_path / "conversations.json"
+    export.write_text(json.dumps([first, later, later]))
+    db = open_db(tmp_path / "a.db")
+    summary = import_paths(db, [export], bulk=bulk)
+    carrying = db.execute("select count(*) from chatgpt_message where author_role is not null").fetchone()[0]
+    assert (summary.new, summary.updated, summary.unchanged, summary.messages, summary.new_messages) == (
+        1, 1, 1, 3 * carrying, carrying)
+    assert db.execute("select title from chatgpt_conversation").fetchall() == [("renamed",)]
