@@ -263,8 +263,18 @@ def save_new_captures(conn, captures, *, source, index=False):
     # conversation was a tenth of the writing process's time at 500 MB).
     rows = [capture.message_rows for capture in captures]  # built once (a property of Capture)
     nodes = [[m[_NODE] for m in messages] for messages in rows]
-    held = ids_held(conn, [c for capture, mine in zip(captures, nodes)
-                           for c in id_candidates(capture.conversation["id"], mine)])
+    firsts = [node for mine in nodes for node in mine]
+    held = ids_held(conn, firsts)
+    # A node's second candidate (conversation:node) is looked up only where it can be needed:
+    # its first is held, or two of the batch's nodes share it (a common root), or it has a
+    # colon (so it may equal a second candidate given earlier). Half the lookups, in practice.
+    seen, shared = set(), set()
+    for node in firsts:
+        (shared if node in seen else seen).add(node)
+    seconds = [f"{capture.conversation['id']}:{node}" for capture, mine in zip(captures, nodes) for node in mine
+               if node in held or node in shared or ":" in str(node)]
+    if seconds:
+        held |= ids_held(conn, seconds)
     with writing_as_capture(conn):
         for capture, messages, mine in zip(captures, rows, nodes):
             conversation = clamp_times(capture.conversation, bound)
@@ -658,7 +668,8 @@ def _assign_row_ids(conn, cid, messages, mine, taken=None):
 
 def row_ids(conn, cid, nodes, mine, taken=None, held=None):
     """_assign_row_ids's choice, as node id -> row id for ``nodes``. ``held``: which of the
-    candidates (``id_candidates``) the table already holds, if the caller looked them up."""
+    candidates (``id_candidates``) the table already holds, at least of those it can need, if
+    the caller looked them up."""
     fresh = [node for node in nodes if node not in mine]
     if not fresh:
         return mine

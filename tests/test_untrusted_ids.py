@@ -3,7 +3,7 @@ node ids captures carry, each conversation's rows hold exactly its own nodes and
 
 import json
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import archiver.db
@@ -129,3 +129,43 @@ def test_ids_made_in_advance_cannot_make_the_search_for_a_free_one_long(db):
     (row_id,) = db.execute("select id from chatgpt_message where conversation_id = 'a' and node_id = 'c'").fetchone()
     assert row_id.startswith("a:c:") and len(row_id) == len("a:c:") + 16
     assert len([q for q in queries if "SELECT 1 FROM chatgpt_message WHERE id" in q]) <= 4
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(captures)
+# Batches of three. Two nodes "b" in one batch: the second's fallback "a:b" is held since the
+# first batch. A node "a:b" given after "a:b" went to a node "b" in its batch: its fallback
+# "c:a:b" is held since the first batch.
+@example([("x", ["a:b"]), ("y", ["q"]), ("z", ["r"]), ("w", ["b"]), ("a", ["b"])])
+@example([("x", ["c:a:b"]), ("y", ["q"]), ("z", ["r"]), ("w", ["b"]), ("a", ["b"]), ("c", ["a:b"])])
+def test_a_bulk_load_gives_any_ids_the_rows_a_plain_import_gives(tmp_path_factory, sequence):
+    """The same captures as an export, imported into a new archive the bulk way (batched, its
+    row ids chosen for a whole batch at once: db.save_new_captures) and the plain way: the
+    same rows, ids included, and each conversation keeps to itself. Small batches, so ids
+    collide within a batch and across batches."""
+    from archiver import importer, preparing
+    from archiver.importer import import_paths
+
+    folder = tmp_path_factory.mktemp("bulk-ids")
+    items, latest = [], {}
+    for version, (cid, nodes) in enumerate(sequence):
+        have = latest.get(cid, ([], 0))[0]
+        nodes = have + [n for n in nodes if n not in have]
+        items.append(capture_of(cid, nodes, version))
+        latest[cid] = (nodes, version)
+    export = folder / "conversations.json"
+    export.write_text(json.dumps(items))
+    rows = {}
+    for bulk in (False, True):
+        db = open_db(folder / f"{bulk}.db")
+        limits = preparing.BATCH, preparing.FIRST_BATCH_BYTES
+        preparing.BATCH, preparing.FIRST_BATCH_BYTES = 3, 1 << 20
+        try:
+            import_paths(db, [export], bulk=bulk)
+        finally:
+            preparing.BATCH, preparing.FIRST_BATCH_BYTES = limits
+        assert contents(db) == expected(latest)
+        rows[bulk] = db.execute("select id, conversation_id, node_id, text from chatgpt_message order by 2, 3").fetchall()
+        db.close()
+    assert rows[True] == rows[False]
+    assert importer.PREPARE_APART_ABOVE > export.stat().st_size  # prepared here: the limits above apply
