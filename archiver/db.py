@@ -39,8 +39,6 @@ from .reshape import (
 )
 
 
-
-
 class ArchiveError(Exception):
     """The archive cannot be opened or written (locked, read-only, full, not SQLite)."""
 
@@ -141,7 +139,7 @@ def bulk_loading(conn):
 
 # A bulk load into a new archive lifts every trigger on the two tables it fills, inside its one
 # transaction: the guards against other writers (m015, m016: times in range, captured rows kept;
-# m021: the privacy refusals, which the importer applies itself, privacy.refusal), the title
+# m021: the privacy refusals, which the importer applies itself, privacy.Judge), the title
 # indexes, and text_from_content (m007: it fills ``text`` for rows sent without it, which
 # reshaping never gives; tests/test_properties.py). Nobody else can write meanwhile (the load
 # holds the write lock throughout), its rows are bounded and shaped as the guards demand, and

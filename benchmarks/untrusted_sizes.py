@@ -7,7 +7,6 @@ VmRSS after). Standard library only; run from the repository with its virtualenv
 """
 
 import json
-import os
 import signal
 import subprocess
 import sys
