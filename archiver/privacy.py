@@ -126,7 +126,7 @@ def allowed_items(conn, items):
     """Of ChatGPT's conversation list items, those the settings would let in: so the userscript
     is never asked to fetch what the archive will refuse. (Items name their GPT or project and
     flags as a conversation does; what an item does not say is judged when it arrives.)"""
-    kept = []
+    kept, judge = [], Judge(conn)
     for item in items:
         ids = {k: item.get(k) if isinstance(item.get(k), str) else None
                for k in ("gizmo_id", "conversation_template_id")}
@@ -134,7 +134,7 @@ def allowed_items(conn, items):
         row = {"id": item["id"], **ids, "project_id": project,
                "is_temporary_chat": 1 if item.get("is_temporary_chat") is True else None,
                "conversation_json": json.dumps({"is_do_not_remember": item.get("is_do_not_remember") is True})}
-        if refusal(conn, row) is None:
+        if judge(row) is None:
             kept.append(item)
     return kept
 
