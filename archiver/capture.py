@@ -1,8 +1,8 @@
 """A capture prepared for the archive: parsed, reshaped into rows, hashed and compressed.
 
 Pure, and light to import (no database code): the preparing process (archiver.preparing)
-loads this and the reshaper only, so it starts in a quarter of the time and memory it took
-when it loaded the whole database module to reach ``prepare_capture``.
+loads this and the reshaper only, so it starts in half the time and a little over half the
+memory it took when it loaded the whole database module to reach ``prepare_capture``.
 """
 
 import hashlib
@@ -105,5 +105,3 @@ def prepare_capture(raw, data=None):
         # Never leave work behind on the pool for a capture we reject.
         digest_value, compressed_value = digest.result(), compressed.result()
     return Capture(raw=raw, rows=rows, sha256=digest_value, compressed=compressed_value)
-
-

@@ -698,9 +698,10 @@ def id_candidates(cid, nodes):
     return [c for node in nodes for c in (node, f"{cid}:{node}")]
 
 
-def ids_held(conn, candidates):
+def ids_held(conn, ids, table="chatgpt_message"):
+    """Which of ``ids`` the table (message or conversation) holds, in one query."""
     return {r[0] for r in conn.execute(
-        "SELECT id FROM chatgpt_message WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(candidates)])}
+        f"SELECT id FROM {table} WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(ids)])}
 
 
 def rebuild(conn, *, progress=None):

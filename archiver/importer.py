@@ -22,6 +22,7 @@ import sqlite_utils
 from .assets import TooBig, export_file_id, save_asset, sniff_mime, spool_stream
 from .db import (
     bulk_loading,
+    ids_held,
     now_iso,
     save_capture,
     save_new_captures,
@@ -248,9 +249,8 @@ def _save_batch(db, batch, where, summary, held):
         new = {}  # held (a new archive): conversations it has never held, written together
         # The settings, and which of the batch's conversations the archive holds, read once.
         refusal = Judge(conn)
-        held_ids = {r[0] for r in conn.execute(
-            "SELECT id FROM chatgpt_conversation WHERE id IN (SELECT value FROM json_each(?))",
-            [json.dumps([item.conversation["id"] for what, item in batch if what == "capture"])])}
+        held_ids = ids_held(conn, [item.conversation["id"] for what, item in batch if what == "capture"],
+                            "chatgpt_conversation")
         for what, item in batch:
             if what == "skip":
                 summary.skipped.append(item)

@@ -100,9 +100,6 @@ class Judge:
             for value in values:
                 if value is not None and str(value) in self.excluded.get(kind, ()):
                     return f"{kind} {value} is excluded from the archive"
-        return self._setting_refusal(conversation)
-
-    def _setting_refusal(self, conversation):
         settings = self.settings
         if conversation.get("is_temporary_chat") == 1 and settings["archive-temporary-chats"] == "off":
             return "temporary chats are not archived (setting archive-temporary-chats is off)"
