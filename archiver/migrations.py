@@ -484,3 +484,22 @@ def m031_embeddings(db):
         END
         """
     )
+
+
+# The virtual column's expression: the stored rest with the content and metadata columns put
+# back where reshape.CONTENT_MARK and METADATA_MARK stand (char(1), char(2)). A row stored
+# whole (before m035, or by the insert API) has no marks and reads back as it is.
+MESSAGE_JSON = ("replace(replace(message_rest, char(1), coalesce(content, 'null')),"
+                " char(2), coalesce(metadata, 'null'))")
+
+
+@migrations()
+def m035_message_json_spliced(db):
+    """``message_json`` becomes a virtual column, computed when read, from ``message_rest``
+    (the message without its content and metadata) and those two columns: the same text for
+    every reader (Datasette, SQL, the transcript, exports), a third fewer bytes to write.
+    Renaming keeps every stored value (and rewrites the triggers that named the column), so
+    an old archive needs no rewrite; ``rebuild`` stores its rows the new, smaller way."""
+    db.execute("ALTER TABLE chatgpt_message RENAME COLUMN message_json TO message_rest")
+    db.execute(f"ALTER TABLE chatgpt_message ADD COLUMN message_json TEXT"
+               f" GENERATED ALWAYS AS ({MESSAGE_JSON}) VIRTUAL")

@@ -79,7 +79,7 @@ def build(path, messages):
                        create_time=start + i, content=content, content_type="text", text=text,
                        parent_id=f"{cid}-{i - 1}" if i else None, child_index=0, is_current=1, is_hidden=0,
                        model=model if role == "assistant" else None, status="finished_successfully",
-                       message_json=json.dumps({"id": f"{cid}-{i}", "author": {"role": role},
+                       message_rest=json.dumps({"id": f"{cid}-{i}", "author": {"role": role},
                                                 "content": json.loads(content)}))
             rows.append([row[k] for k in MESSAGE_COLUMNS])
         conn.executemany(insert, rows)

@@ -9,7 +9,7 @@ from starlette.testclient import TestClient
 
 from archiver.app import create_app, root_login_path
 from archiver.db import publish_conversation, write_transaction
-from archiver.reshape import reshape_conversation
+from archiver.reshape import message_json, reshape_conversation
 from archiver.web.citations import link_citations, mark_citations
 from archiver.web.render import branch, fill_months, human_time, markdown, math_html
 from archiver.web.turns import branch_rows, build_turns
@@ -232,7 +232,7 @@ def test_human_time():
 
 
 def rich_views(leaf=None, target=None, files=None, page=None):
-    rows = reshape_conversation(RICH)["chatgpt_message"]
+    rows = with_message_json(reshape_conversation(RICH)["chatgpt_message"])
     return build_turns(branch_rows(rows, leaf or RICH["current_node"]), files or {},
                        asset_url=lambda f: f"/-/asset/{f}", target=target, page=page)
 
@@ -383,6 +383,7 @@ def test_turns_survive_fields_of_the_wrong_type():
     transcript still builds, and nothing becomes markup."""
     rows = reshape_conversation(fixture_json("every_content_type.json"))["chatgpt_message"]
     rows += reshape_conversation(RICH)["chatgpt_message"]
+    rows = with_message_json(rows)
     odd_values = ["<b>x</b>", 7, None, ["<i>", {"a": 1}], {"content_type": "<svg onload=1>"}]
     built = 0
     for row in rows:
@@ -401,3 +402,8 @@ def test_turns_survive_fields_of_the_wrong_type():
                         assert "<b>x" not in html and "<svg" not in html and "<i>" not in html, (key, value)
                         built += 1
     assert built > 1000
+
+
+def with_message_json(rows):
+    """Reshaped rows as the database reads them back (message_json is a computed column)."""
+    return [dict(row, message_json=message_json(row)) for row in rows]

@@ -74,7 +74,11 @@ def test_small_conversation_whole_rows():
         "is_current": 1, "is_hidden": 0, "author_name": None, "content_type": "text", "text": "Hi!",
         "model": "gpt-4o-mini", "status": "finished_successfully", "channel": None, "update_time": None,
         "unknown_types": None,
-        "message_json": json.dumps(SMALL["mapping"]["a1"]["message"], separators=(",", ":")),
+        # content and metadata are their own columns: marks stand in their place (\x01, \x02)
+        "message_rest": '{"id":"a1","author":{"role":"assistant","name":null,"metadata":{}},'
+                        '"create_time":1700000002.0,"update_time":null,"content":\x01,'
+                        '"status":"finished_successfully","end_turn":true,"weight":1,"metadata":\x02,'
+                        '"recipient":"all"}',
     }
     assert (user["text"], user["end_turn"], user["is_hidden"]) == ("Hello?", None, 0)
 
@@ -193,7 +197,7 @@ def test_wrong_types_everywhere_still_give_rows():
     z = _by_id(rows)["z"]
     assert (z["author_role"], z["text"], z["weight"], z["end_turn"], z["create_time"], z["status"]) == (
         None, "parts?", None, None, None, None)
-    assert _by_id(rows)["y"]["message_json"] == '"a string"'
+    assert _by_id(rows)["y"]["message_rest"] == '"a string"'
 
 
 @pytest.mark.parametrize(

@@ -64,7 +64,7 @@ def row_id(db, node):
 
 TAKEOVERS = [
     {"conversation_id": "public"}, {"node_id": "elsewhere"}, {"is_current": 0}, {"is_hidden": 1}, {"parent_id": "q-2"}, {"child_index": 7}, {"text": None}, {"text": "rewritten"},
-    {"message_json": None}, {"content": None}, {"author_role": "assistant"}, {"create_time": None},
+    {"message_rest": None}, {"message_rest": "{}"}, {"content": None}, {"author_role": "assistant"}, {"create_time": None},
 ]
 
 
@@ -85,6 +85,22 @@ def test_a_token_cannot_take_over_a_captured_message(api, change):
         assert response.json()["ok"] is False and "capture" in response.text
     assert dump(db) == before
     assert PRIVATE_TEXT not in public_text(client)
+
+
+def test_message_json_is_computed_and_no_route_writes_it(api):
+    client, auth, db = api
+    before = dump(db)
+    pk = row_id(db, "p-1")
+    for path, body in [
+        (f"/archive/chatgpt_message/{pk}/-/update", {"update": {"message_json": "{}"}}),
+        ("/archive/chatgpt_message/-/upsert", {"rows": [{"id": pk, "message_json": "{}"}]}),
+        ("/archive/chatgpt_message/-/insert", {"rows": [{"id": "new", "conversation_id": "private",
+                                                         "node_id": "new", "message_json": "{}"}]}),
+    ]:
+        response = client.post(path, json=body, headers=auth)
+        assert (response.status_code, response.json()["ok"]) == (400, False), (path, response.text)
+        assert "generated column" in response.json()["error"]
+    assert dump(db) == before
 
 
 def test_a_token_cannot_move_a_message_into_a_published_conversation_by_any_route(api):

@@ -73,7 +73,9 @@ def browse_metadata(database):
                     author_role="user, assistant, system or tool", content_type="ChatGPT's content type",
                     text="Searchable text: code keeps its language, files and images become placeholders",
                     model="Model that wrote it", content="The content object, raw JSON (2023 column)",
-                    metadata="Raw JSON", message_json="The whole message, raw JSON",
+                    metadata="Raw JSON", message_json="The whole message, raw JSON (computed when read)",
+                    message_rest="What is stored of message_json: the message less its content and"
+                    " metadata, which message_json takes from their columns",
                     unknown_types="Content or part types the archiver did not know",
                 ),
             },

@@ -9,6 +9,8 @@ from datetime import datetime
 from datasette import hookimpl
 from markupsafe import Markup
 
+from ..reshape import CONTENT_MARK, METADATA_MARK
+
 from . import dates
 from .dashboard import dashboard_page, published_page
 from .files import asset_file, capture_json
@@ -72,6 +74,10 @@ def _field(row, key):
 def render_cell(row, value, column, table, database, datasette, request):
     if table in JSON_COLUMNS and column in JSON_COLUMNS[table] and isinstance(value, str):
         return _json_cell(value)
+    if table == "chatgpt_message" and column == "message_rest" and isinstance(value, str):
+        # message_json's stored part: its two marks (raw control characters) shown as words.
+        return _json_cell(value.replace(CONTENT_MARK, '"(the content column)"')
+                          .replace(METADATA_MARK, '"(the metadata column)"'))
     if table in EPOCH_COLUMNS and column in EPOCH_COLUMNS[table] and isinstance(value, (int, float)):
         moment = dates.local(value)
         if moment is None:
