@@ -37,6 +37,7 @@ from .reshape import (
     reshape_conversation,
     to_epoch,
 )
+from .seen import SeenIds
 
 
 class ArchiveError(Exception):
@@ -67,10 +68,13 @@ def open_db(path, *, migrate=True):
 
 class Indexing:
     """How a bulk load keeps the stemmed index: ``direct`` while every message row it wrote
-    was indexed with it (save_new_captures), so nothing is left to rebuild at the end."""
+    was indexed with it (save_new_captures), so nothing is left to rebuild at the end. While
+    ``direct``, every message row is also one save_new_captures wrote into a table that held
+    none, so ``written`` (its row ids) answers which ids are free without the index."""
 
     def __init__(self, direct):
         self.direct = direct
+        self.written = SeenIds()
 
 
 @contextmanager
@@ -245,14 +249,15 @@ _ID, _NODE, _ROLE, _CREATED, _UPDATED_AT, _TEXT = (MESSAGE_COLUMNS.index(c) for 
     "id", "node_id", "author_role", "create_time", "update_time", "text"))
 
 
-def save_new_captures(conn, captures, *, source, index=False):
+def save_new_captures(conn, captures, *, source, index=False, written=None):
     """``save_capture`` for conversations the archive has never held, a batch at a time: a
     bulk load into a new archive (importer). Call inside one transaction, with each capture's
     id absent from chatgpt_conversation and from the batch's other captures (the caller
     checks). What is left to look up is only what another conversation could hold (row ids);
     each table gets one statement per batch, and the rows go positionally (``message_rows``),
     as they crossed from the preparing process. The rows are those ``save_capture`` writes
-    (tests/test_bulk.py compares them)."""
+    (tests/test_bulk.py compares them). ``written``: a SeenIds holding every row id the table
+    holds (a load into a table that held none, every row written here), asked first."""
     received = now_iso()
     bound = time_bound(received)
     captures_out, conversations, messages_out, links = [], [], [], []
@@ -262,7 +267,7 @@ def save_new_captures(conn, captures, *, source, index=False):
     rows = [capture.message_rows for capture in captures]  # built once (a property of Capture)
     nodes = [[m[_NODE] for m in messages] for messages in rows]
     firsts = [node for mine in nodes for node in mine]
-    held = ids_held(conn, firsts)
+    held = ids_held(conn, written.maybe(firsts) if written is not None else firsts)
     # A node's second candidate (conversation:node) is looked up only where it can be needed:
     # its first is held, or two of the batch's nodes share it (a common root), or it has a
     # colon (so it may equal a second candidate given earlier). Half the lookups, in practice.
@@ -271,6 +276,8 @@ def save_new_captures(conn, captures, *, source, index=False):
         (shared if node in seen else seen).add(node)
     seconds = [f"{capture.conversation['id']}:{node}" for capture, mine in zip(captures, nodes) for node in mine
                if node in held or node in shared or ":" in str(node)]
+    if written is not None:
+        seconds = written.maybe(seconds)
     if seconds:
         held |= ids_held(conn, seconds)
     with writing_as_capture(conn):
@@ -295,6 +302,8 @@ def save_new_captures(conn, captures, *, source, index=False):
         conn.executemany(_NEW_CONVERSATION_INSERT, conversations)
         before = conn.execute("SELECT coalesce(max(rowid), 0) FROM chatgpt_message").fetchone()[0]
         conn.executemany(_MESSAGE_INSERT, messages_out)
+        if written is not None:
+            written.add(m[_ID] for m in messages_out)
         if index:  # the rows took the next rowids: nothing else writes meanwhile, no trigger
             # A statement per row, as the paused trigger would; no statement journal, so FTS5
             # keeps its pending terms in memory across them (INSERT ... SELECT per batch wrote

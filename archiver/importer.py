@@ -265,7 +265,7 @@ def _save_batch(db, batch, where, summary, held):
                 new[cid] = capture
                 continue
             if new:  # written in the file's order, as the plain path writes them
-                _save_new(conn, list(new.values()), source, summary, held.direct)
+                _save_new(conn, list(new.values()), source, summary, held)
                 existed = existed or cid in new  # the same conversation twice in one batch
                 held_ids.update(new)
                 new = {}
@@ -285,11 +285,13 @@ def _save_batch(db, batch, where, summary, held):
             summary.messages += carrying
             summary.new_messages += result.new_messages if existed else carrying
         if new:
-            _save_new(conn, list(new.values()), source, summary, held.direct)
+            _save_new(conn, list(new.values()), source, summary, held)
 
 
-def _save_new(conn, captures, source, summary, index):
-    save_new_captures(conn, captures, source=source, index=index)
+def _save_new(conn, captures, source, summary, held):
+    # Once a row was written another way (held.direct cleared), ids are asked of the table.
+    save_new_captures(conn, captures, source=source, index=held.direct,
+                      written=held.written if held.direct else None)
     for capture in captures:
         carrying = capture.messages_carrying
         summary.new += 1
