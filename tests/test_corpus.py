@@ -6,6 +6,7 @@ import json
 import pytest
 
 from archiver.db import prepare_capture, save_capture, write_transaction
+from archiver.reshape import to_json
 from conftest import CORPUS
 
 FILES = sorted(CORPUS.glob("*.json")) if CORPUS.is_dir() else []
@@ -71,3 +72,8 @@ def test_corpus_file_imports_losslessly(db, path):
             message = node.get("message")
             if message and any(s.strip() for s in strings_in(message.get("content"))):
                 assert stored[key][1], f"{path.name}: {key} has content but no text"
+        # message_json (a computed column since m035) reads back as each message was captured.
+        json_of = dict(db.execute("select node_id, message_json from chatgpt_message where conversation_id = ?", [cid]))
+        assert {k: json.loads(v) if v else None for k, v in json_of.items()} == {
+            k: node.get("message") for k, node in mapping.items()}
+        assert json_of == {k: to_json(node.get("message")) for k, node in mapping.items()}
