@@ -36,6 +36,7 @@ from .preparing import (
     READ_PROBLEMS,
     ImportProblem,
     batches_from_worker,
+    fewer_collections,
     json_start,
     prepared_batches,
     read_bounded,
@@ -141,7 +142,8 @@ def import_paths(db, paths, progress=None, bulk=False):
     db.conn.execute("PRAGMA synchronous = NORMAL")
     if not bulk:
         return _import_all(db, paths, progress, held=False)
-    with bulk_loading(db.conn) as fast, search_index_paused(db.conn, direct=fast) as indexing:
+    with bulk_loading(db.conn) as fast, search_index_paused(db.conn, direct=fast) as indexing, \
+            fewer_collections():
         # Into a new, empty archive: one transaction for the whole load. Each commit writes
         # back every index page the batch touched (message ids are random), so at 500 MB a
         # commit per batch cost 37.5 s against 29.3 s for one (benchmarks/README.md); a load

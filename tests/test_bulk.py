@@ -226,3 +226,13 @@ def test_a_load_into_a_new_archive_indexes_each_row_as_it_writes_it(tmp_path, re
     assert found() == loaded
     assert db.execute("SELECT count(*) FROM chatgpt_message_fts_docsize").fetchone() == (
         db.execute("SELECT count(*) FROM chatgpt_message").fetchone())
+
+
+def test_a_bulk_import_gives_back_the_cycle_collectors_settings(tmp_path):
+    import gc
+
+    export = tmp_path / "conversations.json"
+    write_export(export, 5)
+    before = gc.get_threshold()
+    summary = import_paths(open_db(tmp_path / "a.db"), [export], bulk=True)
+    assert (summary.new, gc.get_threshold(), gc.get_freeze_count(), gc.isenabled()) == (5, before, 0, True)
