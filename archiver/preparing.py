@@ -64,7 +64,8 @@ def fewer_collections():
     a list or dict per row, and every 700 allocations started a collection that walks the
     young objects (most of them rows, alive until their batch is written). Objects made
     before the load are frozen out of the walk. Rows hold no cycles, so memory stays flat
-    (peak RSS unchanged at 50 and 500 MB); a 50 MB import took 4% less time."""
+    (peak RSS unchanged at 50 and 500 MB). A small gain at 50 MB, none at 500 MB
+    (benchmarks/README.md)."""
     before = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(100_000, 50, 1000)
