@@ -499,7 +499,9 @@ def m035_message_json_spliced(db):
     (the message without its content and metadata) and those two columns: the same text for
     every reader (Datasette, SQL, the transcript, exports), a third fewer bytes to write.
     Renaming keeps every stored value (and rewrites the triggers that named the column), so
-    an old archive needs no rewrite; ``rebuild`` stores its rows the new, smaller way."""
+    an old archive needs no rewrite; ``rebuild`` stores its rows the new, smaller way. (SQLite
+    renames the column in every view and trigger that names it, the owner's own included: such
+    a view then shows ``message_rest``, marks and all.)"""
     db.execute("ALTER TABLE chatgpt_message RENAME COLUMN message_json TO message_rest")
     db.execute(f"ALTER TABLE chatgpt_message ADD COLUMN message_json TEXT"
                f" GENERATED ALWAYS AS ({MESSAGE_JSON}) VIRTUAL")

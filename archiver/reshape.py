@@ -335,6 +335,7 @@ def _message_row(cid, key, node, is_current):
     recipient = msg.get("recipient")
     text, unknown = render_content(content, recipient=recipient, metadata=metadata)
     ctype = content.get("content_type") if isinstance(content, dict) else None
+    content_json, metadata_json, rest = _message_parts(msg)
     # A literal in MESSAGE_COLUMNS order (this runs once per node of every capture).
     return {
         "id": key,
@@ -342,10 +343,10 @@ def _message_row(cid, key, node, is_current):
         "author_role": _str_or_none(author.get("role")),
         "author_metadata": to_json(author.get("metadata")),
         "create_time": to_epoch(msg.get("create_time")),
-        "content": to_json(content),
+        "content": content_json,
         "end_turn": _bool_int(msg.get("end_turn")),
         "weight": _number(msg.get("weight")),
-        "metadata": to_json(msg.get("metadata")),
+        "metadata": metadata_json,
         "recipient": _str_or_none(recipient),
         "node_id": key,
         "message_id": _str_or_none(msg.get("id")),
@@ -362,7 +363,7 @@ def _message_row(cid, key, node, is_current):
         "channel": _str_or_none(msg.get("channel")),
         "update_time": to_epoch(msg.get("update_time")),
         "unknown_types": ",".join(sorted(set(unknown))) or None,
-        "message_rest": _message_rest(msg),
+        "message_rest": rest,
     }
 
 
@@ -460,25 +461,35 @@ def _conversation_row(cid, data, shape, leaf):
 
 # Where content and metadata stood in the message's JSON. JSON text never holds a raw control
 # character (inside strings they are escaped), so these two can mark nothing else; the column
-# message_json replaces them with the content and metadata columns, which are the same orjson
-# text, so the message reads back byte for byte as to_json(message) would have written it.
+# message_json replaces them with the content and metadata columns.
 CONTENT_MARK, METADATA_MARK = "\x01", "\x02"
 _MARKS = {"content": orjson.Fragment(CONTENT_MARK.encode()),
           "metadata": orjson.Fragment(METADATA_MARK.encode())}
 
 
-def _message_rest(msg):
-    """The message's compact JSON with its content and metadata values left out as marks.
+def _message_parts(msg):
+    """-> (content column, metadata column, message_rest): the message's compact JSON with its
+    content and metadata left out as marks, each part written once (storing the message whole
+    repeated its two largest parts, a quarter of a load's bytes).
 
-    Storing each message whole repeated its two largest parts (a third of a load's bytes)."""
+    message_json must read back exactly as to_json(msg), so every part is written by orjson
+    at the depth it has in the message (orjson refuses nesting past 254 levels), or, if any
+    part cannot be, the message is kept whole with no marks and the columns written apart,
+    as before. A null part is no mark but the literal null: a mark would read whatever later
+    filled its empty column (the insert API may fill empty columns)."""
     rest = dict(msg)
-    for key, mark in _MARKS.items():
-        if key in rest:
-            rest[key] = mark
+    parts = []
     try:
-        return orjson.dumps(rest).decode()
+        for key, mark in _MARKS.items():
+            value = msg.get(key)
+            if value is None:
+                parts.append(None)
+                continue
+            parts.append(orjson.dumps([value])[1:-1].decode())  # one level deeper, as in msg
+            rest[key] = mark
+        return parts[0], parts[1], orjson.dumps(rest).decode()
     except (TypeError, orjson.JSONEncodeError):  # as to_json: kept whole, with no marks
-        return to_json(msg)
+        return to_json(msg.get("content")), to_json(msg.get("metadata")), to_json(msg)
 
 
 def message_json(row):

@@ -81,6 +81,42 @@ def test_a_message_orjson_cannot_write_is_stored_whole(db):
     assert stored(db, "c") == {"m": (expected, expected)}
 
 
+def test_filling_an_empty_content_or_metadata_column_leaves_message_json_as_captured(db):
+    # A write token may fill a captured row's empty columns (m016); a null content or metadata
+    # is stored as the literal null, not as a mark that would read what was filled in.
+    data = {"id": "c", "mapping": {"a": {"id": "a", "parent": None, "children": [], "message": {
+        "id": "a", "author": {"role": "user"}, "content": None, "metadata": None}}}}
+    with write_transaction(db) as conn:
+        save_capture(conn, prepare_capture(json.dumps(data).encode()), source="test")
+    before = stored(db, "c")["a"][0]
+    with db.conn:
+        db.execute("UPDATE chatgpt_message SET content = ?, metadata = ? WHERE node_id = 'a'",
+                   ['{"content_type":"text","parts":["INJECTED"]}', '{"x":1}'])
+    assert db.execute("SELECT content FROM chatgpt_message").fetchone()[0] is not None  # filled
+    assert stored(db, "c")["a"][0] == before == '{"id":"a","author":{"role":"user"},"content":null,"metadata":null}'
+
+
+def nested(depth):
+    value = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("message", [
+    # orjson writes this content alone but not one level deeper, inside the message
+    {"id": "m", "content": nested(254), "metadata": {"k": 1}, "weight": 1e-05},
+    # an integer beyond 64 bits in the content, NaN and a small float elsewhere
+    {"id": "m", "content": {"n": 10 ** 30}, "weight": 1e-05, "end_turn": float("nan")},
+    {"id": "m", "content": {"k": 1}, "metadata": {"n": 10 ** 30}, "weight": 1e-05},
+], ids=["deep-content", "huge-int-in-content", "huge-int-in-metadata"])
+def test_parts_orjson_cannot_write_in_place_keep_the_message_whole(db, message):
+    rows = reshape_conversation({"id": "c", "mapping": {"m": {"id": "m", "message": message}}})
+    with write_transaction(db) as conn:
+        save_rows(conn, rows)
+    assert stored(db, "c")["m"] == (to_json(message), to_json(message))
+
+
 def test_an_archive_from_before_m035_keeps_every_message_json(tmp_path):
     path = tmp_path / "old.db"
     old = sqlite_utils.Database(path)
