@@ -141,3 +141,21 @@ def test_the_stored_rest_is_a_fraction_of_the_message(db):
     rest, whole = db.execute(
         "SELECT sum(length(message_rest)), sum(length(message_json)) FROM chatgpt_message").fetchone()
     assert rest < whole * 0.5
+
+
+def test_the_table_page_shows_message_json_whole_and_the_stored_part_readably(db, client):
+    data = {"id": "c", "mapping": {"a": {"id": "a", "parent": None, "children": [], "message": {
+        "id": "a", "author": {"role": "user"}, "content": {"content_type": "text", "parts": ["pelican"]},
+        "metadata": {"k": 1}}}}}
+    with write_transaction(db) as conn:
+        save_capture(conn, prepare_capture(json.dumps(data).encode()), source="test")
+    rest = db.execute("SELECT message_rest FROM chatgpt_message").fetchone()[0]
+    rows = client.get("/archive/chatgpt_message.json?_shape=array").json()
+    assert [r["message_json"] for r in rows] == [to_json(data["mapping"]["a"]["message"])]
+    page = client.get("/archive/chatgpt_message?_col=message_rest")
+    assert page.status_code == 200
+    cell = page.text[page.text.index('<td class="col-message_rest'):]
+    cell = cell[:cell.index("</td>")]
+    # The marks shown as words, the size that of what is stored; no raw control character.
+    assert "&#34;(the content column)&#34;" in cell and "&#34;(the metadata column)&#34;" in cell
+    assert f"{len(rest.encode())} bytes" in cell and "\x01" not in page.text and "\x02" not in page.text

@@ -77,7 +77,7 @@ def render_cell(row, value, column, table, database, datasette, request):
     if table == "chatgpt_message" and column == "message_rest" and isinstance(value, str):
         # message_json's stored part: its two marks (raw control characters) shown as words.
         return _json_cell(value.replace(CONTENT_MARK, '"(the content column)"')
-                          .replace(METADATA_MARK, '"(the metadata column)"'))
+                          .replace(METADATA_MARK, '"(the metadata column)"'), size=len(value.encode()))
     if table in EPOCH_COLUMNS and column in EPOCH_COLUMNS[table] and isinstance(value, (int, float)):
         moment = dates.local(value)
         if moment is None:
@@ -115,8 +115,9 @@ def render_cell(row, value, column, table, database, datasette, request):
     return None
 
 
-def _json_cell(value):
-    """Raw JSON columns: empty ones as a dash, others collapsed with their size."""
+def _json_cell(value, size=None):
+    """Raw JSON columns: empty ones as a dash, others collapsed with their size (``size``:
+    the stored value's, when ``value`` is a rendering of it)."""
     try:
         data = json.loads(value)
     except ValueError:
@@ -126,7 +127,7 @@ def _json_cell(value):
     pretty = json.dumps(data, indent=2, ensure_ascii=False)
     if len(pretty) > JSON_PREVIEW:
         pretty = pretty[:JSON_PREVIEW] + "\n… (cut here; the row's .json link has all of it)"
-    size = len(value.encode())
+    size = len(value.encode()) if size is None else size
     size = f"{size / 1024:,.1f} KB" if size >= 1024 else f"{size} bytes"
     return Markup('<details class="cell-json json"><summary>{} {}</summary><pre>{}</pre></details>').format(
         "{…}" if isinstance(data, dict) else "[…]", size, pretty)
