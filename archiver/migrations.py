@@ -497,7 +497,7 @@ MESSAGE_JSON = ("replace(replace(message_rest, char(1), coalesce(content, 'null'
 def m035_message_json_spliced(db):
     """``message_json`` becomes a virtual column, computed when read, from ``message_rest``
     (the message without its content and metadata) and those two columns: the same text for
-    every reader (Datasette, SQL, the transcript, exports), a third fewer bytes to write.
+    every reader (Datasette, SQL, the transcript, exports), a quarter fewer bytes to write.
     Renaming keeps every stored value (and rewrites the triggers that named the column), so
     an old archive needs no rewrite; ``rebuild`` stores its rows the new, smaller way. (SQLite
     renames the column in every view and trigger that names it, the owner's own included: such

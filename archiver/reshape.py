@@ -54,7 +54,7 @@ MESSAGE_COLUMNS = (
     "update_time",
     "unknown_types",
     # The message as captured, less its content and metadata (their own columns): the virtual
-    # column message_json splices them back (see _message_rest and migration m035).
+    # column message_json splices them back (see _message_parts and migration m035).
     "message_rest",
 )
 
@@ -490,16 +490,6 @@ def _message_parts(msg):
         return parts[0], parts[1], orjson.dumps(rest).decode()
     except (TypeError, orjson.JSONEncodeError):  # as to_json: kept whole, with no marks
         return to_json(msg.get("content")), to_json(msg.get("metadata")), to_json(msg)
-
-
-def message_json(row):
-    """A message row's whole message JSON, as the column message_json reads it (the same
-    splice as migrations.MESSAGE_JSON, for rows not yet in a database)."""
-    rest = row["message_rest"]
-    if rest is None:
-        return None
-    return (rest.replace(CONTENT_MARK, row["content"] or "null")
-            .replace(METADATA_MARK, row["metadata"] or "null"))
 
 
 def to_json(value):

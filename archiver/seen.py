@@ -36,7 +36,7 @@ class SeenIds:
                 self._count = 0
             bits, mask, capacity = self._filters[-1]
             room, ids = ids[:capacity - self._count], ids[capacity - self._count:]
-            positions = _positions(room, mask)
+            positions = _positions(_hashes(room), mask)
             # .at, not bits[...] |= ...: two ids in one byte would otherwise keep only one bit.
             np.bitwise_or.at(bits, positions >> 3, (1 << (positions & 7)).astype(np.uint8))
             self._count += len(room)
@@ -46,17 +46,20 @@ class SeenIds:
         ids = list(ids)
         if not ids or not self._filters:
             return []
-        found = np.zeros(len(ids), dtype=bool)
+        found, hashes = np.zeros(len(ids), dtype=bool), _hashes(ids)  # hashed once for all filters
         for bits, mask, _ in self._filters:
-            positions = _positions(ids, mask)
+            positions = _positions(hashes, mask)
             found |= ((bits[positions >> 3] >> (positions & 7)) & 1).astype(bool).all(axis=0)
         return [i for i, hit in zip(ids, found) if hit]
 
 
-def _positions(ids, mask):
-    """Each id's probe positions, shape (probes, len(ids)): two halves of one 64-bit hash
-    combined (Kirsch and Mitzenmacher), which is as good as independent hashes here."""
-    h = np.fromiter(map(hash, ids), dtype=np.int64, count=len(ids)).view(np.uint64)
+def _hashes(ids):
+    return np.fromiter(map(hash, ids), dtype=np.int64, count=len(ids)).view(np.uint64)
+
+
+def _positions(h, mask):
+    """Each hash's probe positions, shape (probes, len(h)): its two halves combined (Kirsch
+    and Mitzenmacher), which is as good as independent hashes here."""
     low, high = h & np.uint64(0xFFFFFFFF), (h >> np.uint64(32)) | np.uint64(1)
     steps = np.arange(_PROBES, dtype=np.uint64)[:, None]
     return ((low + steps * high) & np.uint64(mask)).astype(np.int64)

@@ -7,12 +7,23 @@ from starlette.testclient import TestClient
 
 from archiver.app import create_app
 from archiver.db import open_db, write_transaction
+from archiver.reshape import CONTENT_MARK, METADATA_MARK
 from archiver.tokens import create_token
 
 DATA = Path(__file__).parent / "data"
 # In-process requests are addressed to a loopback name, as the server answers only those.
 LOCAL = "http://127.0.0.1"
 CORPUS = Path(__file__).parent.parent.parent / "shared" / "corpus"
+
+
+def message_json(row):
+    """A reshaped message row's whole message JSON, as the computed column message_json reads
+    it once stored (the splice of migrations.MESSAGE_JSON, for rows not in a database)."""
+    rest = row["message_rest"]
+    if rest is None:
+        return None
+    return (rest.replace(CONTENT_MARK, row["content"] or "null")
+            .replace(METADATA_MARK, row["metadata"] or "null"))
 
 
 def fixture_bytes(name):

@@ -9,11 +9,11 @@ from starlette.testclient import TestClient
 
 from archiver.app import create_app, root_login_path
 from archiver.db import publish_conversation, write_transaction
-from archiver.reshape import message_json, reshape_conversation
+from archiver.reshape import reshape_conversation
 from archiver.web.citations import link_citations, mark_citations
 from archiver.web.render import branch, fill_months, human_time, markdown, math_html
 from archiver.web.turns import branch_rows, build_turns
-from conftest import CORPUS, fixture_bytes, fixture_json
+from conftest import CORPUS, fixture_bytes, fixture_json, message_json
 
 BRANCHED = fixture_json("branched.json")
 RICH = fixture_json("rich_transcript.json")

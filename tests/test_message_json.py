@@ -9,8 +9,8 @@ import sqlite_utils
 
 from archiver.db import open_db, prepare_capture, save_capture, save_rows, write_transaction
 from archiver.migrations import migrations
-from archiver.reshape import message_json, reshape_conversation, to_json
-from conftest import fixture_bytes
+from archiver.reshape import reshape_conversation, to_json
+from conftest import fixture_bytes, message_json
 
 FIXTURES = ["branched.json", "dangling.json", "every_content_type.json", "hostile.json",
             "missing_current_node.json", "rich_transcript.json"]
@@ -34,7 +34,7 @@ def test_message_json_reads_back_byte_for_byte(db, name):
     rows = stored(db, cid)
     expected = {key: to_json(message) for key, message in messages_of(data).items()}
     assert {key: rows[key][0] for key in expected} == expected
-    # reshape.message_json, for rows not yet stored, is the same splice.
+    # conftest.message_json, the same splice for rows not yet stored, agrees.
     reshaped = reshape_conversation(data)["chatgpt_message"]
     assert {r["node_id"]: message_json(r) for r in reshaped if r["node_id"] in expected} == expected
     # ...while what is stored leaves out every message's content and metadata.

@@ -10,7 +10,6 @@ from datasette import hookimpl
 from markupsafe import Markup
 
 from ..reshape import CONTENT_MARK, METADATA_MARK
-
 from . import dates
 from .dashboard import dashboard_page, published_page
 from .files import asset_file, capture_json
