@@ -316,16 +316,25 @@ def import_(db, paths, quiet):
 
         chatgpt-archiver import ~/Downloads/chatgpt-export.zip
     """
-    from .importer import ImportProblem, check_import_path, import_paths
+    from .importer import ImportProblem, check_import_path, first_prepared_apart
+    from .workers import ahead
 
     # Every argument is checked before the archive is touched: a typo or the wrong file is
     # one line, and no empty archive is left behind.
-    total = 0
+    found = []
     for path in paths:
         try:
-            total += sum(e.size for e in check_import_path(path))
+            found.append((path, check_import_path(path)))
         except ImportProblem as e:
             raise click.ClickException(f"{path}: {e}") from None
+    # The first big conversations file's preparing starts now, while the archive is opened.
+    with ahead(first_prepared_apart(found)):
+        _import_into(db, paths, sum(e.size for _, its in found for e in its), quiet)
+
+
+def _import_into(db, paths, total, quiet):
+    from .importer import import_paths
+
     existed = Path(db).exists()
     database = _open(db, create=True)
     started = time.monotonic()

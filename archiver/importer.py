@@ -200,11 +200,8 @@ def _import_all(db, paths, progress, held):
         except ImportProblem as e:
             summary.skipped.append(f"{path}: {e}")
             continue
-        label = Path(path).name
-        # Conversations first, so assets and textdocs find the messages they belong to.
-        ordered = sorted(found, key=lambda e: {"conversations": 0}.get(kind_of(e), 1))
-        for entry in ordered:
-            where = str(path) if entry.explicit else f"{label}:{entry.path}"
+        for entry in _in_order(found):
+            where = _where(path, entry)
             kind = kind_of(entry)
             try:
                 if kind == "conversations":
@@ -225,16 +222,42 @@ def _import_all(db, paths, progress, held):
     return summary
 
 
+def _in_order(found):
+    # Conversations first, so assets and textdocs find the messages they belong to.
+    return sorted(found, key=lambda e: {"conversations": 0}.get(kind_of(e), 1))
+
+
+def _where(path, entry):
+    """How reports name an entry."""
+    return str(path) if entry.explicit else f"{Path(path).name}:{entry.path}"
+
+
 # A conversations file this big is prepared by a second process while this one writes
 # (archiver.preparing): below it, starting that process costs more than it saves.
 PREPARE_APART_ABOVE = 8 * 1024 * 1024
 
 
+def _apart(entry):
+    return entry.size >= PREPARE_APART_ABOVE and entry.source is not None and (os.cpu_count() or 1) > 1
+
+
+def first_prepared_apart(found):
+    """[(import argument, its entries)] -> the spec of the first conversations file the
+    import will prepare in a second process, as a list of none or one: for
+    ``workers.ahead``, which starts it before the archive is opened. One only: the
+    next file's process starts when the import reaches it, not alongside."""
+    for path, its in found:
+        for entry in _in_order(its):
+            if kind_of(entry) == "conversations" and _apart(entry):
+                return [(entry.source, entry.path, _where(path, entry))]
+    return []
+
+
 def _import_conversations(db, entry, where, summary, progress, held):
     batches = None
-    if entry.size >= PREPARE_APART_ABOVE and entry.source is not None and (os.cpu_count() or 1) > 1:
+    if _apart(entry):
         try:
-            batches = batches_from_worker((entry.source, entry.path), where)
+            batches = batches_from_worker((entry.source, entry.path, where))
         except OSError:  # no second process to be had: this one prepares too
             batches = None
     if batches is None:

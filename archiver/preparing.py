@@ -16,9 +16,9 @@ import gc
 import json
 import os
 import pickle
-import subprocess
+import queue
 import sys
-import tempfile
+import threading
 import zipfile
 import zlib
 from contextlib import contextmanager
@@ -205,41 +205,30 @@ def prepare_batch(batch, where, limit):
 # ---- the second process ------------------------------------------------------------
 
 
-def batches_from_worker(spec, where):
-    """``prepared_batches`` run in a second process: ``spec`` (import argument, entry path)
-    names the file the way ``exportfiles.find_entry`` finds it again there (an opened zip cannot
-    cross processes). Read problems come back as ImportProblem with the file's own message.
+def batches_from_worker(spec):
+    """``prepared_batches`` run in a second process (archiver.workers): ``spec`` (import
+    argument, entry path, name in reports) names the file the way ``exportfiles.find_entry``
+    finds it again there (an opened zip cannot cross processes). Read problems come back as
+    ImportProblem with the file's own message. OSError if no process can be started.
 
     A plain ``python -m archiver.preparing`` child, frames on its stdout: not
     multiprocessing, whose spawn re-imports the caller's main module (a script without a
     ``__name__`` guard would run twice) and whose fork would copy open SQLite handles."""
-    # Its own error output goes to a file, not a pipe nobody reads until the end (a chatty
-    # child would fill it and stop); it finds this package where this process found it.
-    said = tempfile.TemporaryFile()
-    try:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "archiver.preparing"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=said, env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
-        )
-    except BaseException:
-        said.close()
-        raise
-    _widen(worker.stdout)
-    return _frames(worker, said, json.dumps([*spec, where]).encode())
+    from .workers import take
+
+    return _frames(take(tuple(spec)))
 
 
-def _frames(worker, said, spec):
+def _frames(worker):
+    stdout = worker.process.stdout
     try:
-        worker.stdin.write(spec)
-        worker.stdin.close()
         while True:
-            head = worker.stdout.read(8)
+            head = stdout.read(8)
             if len(head) < 8:
-                worker.wait()
-                said.seek(0)
-                last = said.read().decode("utf-8", "replace").strip().splitlines()
-                raise ImportProblem("the process preparing it stopped" + (f": {last[-1]}" if last else ""))
-            kind, payload = _decode(worker.stdout.read(int.from_bytes(head, "big")))
+                worker.process.wait()
+                last = worker.last_words()
+                raise ImportProblem("the process preparing it stopped" + (f": {last}" if last else ""))
+            kind, payload = _decode(stdout.read(int.from_bytes(head, "big")))
             if kind == "batch":
                 yield payload
             elif kind == "problem":
@@ -247,51 +236,48 @@ def _frames(worker, said, spec):
             else:
                 return
     finally:
-        worker.stdout.close()  # a worker still sending gets a broken pipe and ends
-        try:
-            worker.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-        said.close()
+        worker.stop()
 
 
-def _widen(pipe):
-    """A pipe holding a whole batch (Linux allows 1 MB unprivileged): the preparing process
-    then writes its next batch while this one is busy writing to SQLite, instead of waiting
-    for each 64 KB to be read."""
-    try:
-        import fcntl
-
-        fcntl.fcntl(pipe.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), 1024 * 1024)
-    except (ImportError, OSError):
-        pass  # elsewhere, or a lower limit: the default size works, a little slower
+# Frames the preparing process may hold ready beyond what the pipe holds: it runs ahead
+# while the writing process opens the archive, and evens out batches that take one side
+# longer than the other. About 0.7 MB each.
+READ_AHEAD = 8
 
 
 def _work():
-    """The child's side: the spec on stdin, frames (8-byte length, payload) on stdout."""
+    """The child's side: the spec on stdin, frames (8-byte length, payload) on stdout, sent
+    by a thread of their own so preparing never waits for the pipe (up to READ_AHEAD)."""
     from .exportfiles import find_entry  # it imports this module
 
-    source, path, where = json.loads(sys.stdin.buffer.read())
+    spec = sys.stdin.buffer.read()  # waits here, modules loaded, until it is given a file
+    if not spec:
+        return  # started ahead and not needed
+    source, path, where = json.loads(spec)
     out = sys.stdout.buffer
+    frames = queue.Queue(READ_AHEAD)
 
-    def send(kind, payload):
-        frame = _encode(kind, payload)
-        out.write(len(frame).to_bytes(8, "big"))
-        out.write(frame)
+    def sending():
+        try:
+            while (frame := frames.get()) is not None:
+                out.write(len(frame).to_bytes(8, "big"))
+                out.write(frame)
+            out.flush()
+        except BrokenPipeError:
+            os._exit(0)  # the writing process has gone: nothing to tell, nothing to flush
 
+    sender = threading.Thread(target=sending, daemon=True)
+    sender.start()
     try:
         entry = find_entry(source, path)
         with fewer_collections():
             for batch in prepared_batches(entry, where):
-                send("batch", batch)
-        send("end", None)
-        out.flush()
-    except BrokenPipeError:
-        os._exit(0)  # the writing process has gone: nothing to tell, nothing to flush
+                frames.put(_encode("batch", batch))
+        frames.put(_encode("end", None))
     except (*READ_PROBLEMS, ImportProblem) as e:
-        send("problem", str(e))
-        out.flush()
+        frames.put(_encode("problem", str(e)))
+    frames.put(None)
+    sender.join()
 
 
 def _encode(kind, payload):

@@ -254,10 +254,15 @@ def test_bulk_import_indexes_once_and_an_interrupted_one_is_repaired(tmp_path):
     assert triggers(db) == triggers(open_db(tmp_path / "fresh.db"))
     assert [r["content_type"] for r in db["chatgpt_message"].search("zephyrine")] == ["text"]
     db.execute("insert into chatgpt_message_fts(chatgpt_message_fts, rank) values ('integrity-check', 1)")
+    # FTS5's own settings, written the bulk way during the load, are its defaults again.
+    settings = lambda d: dict(d.execute(  # noqa: E731
+        "select k, v from chatgpt_message_fts_config where k in ('hashsize', 'automerge')").fetchall())
+    assert settings(db) == {"hashsize": 1024 * 1024, "automerge": 4}
     # An import killed while the triggers were paused: the next open restores and re-indexes.
     from archiver.db import pause_search_index, writing_as_capture
 
     pause_search_index(db.conn)
+    assert settings(db) == {"hashsize": 8 * 1024 * 1024, "automerge": 16}
     with db.conn, writing_as_capture(db.conn):
         db.conn.execute("update chatgpt_message set text = 'a brand new wombat' where node_id = ?",
                         [EVERY["current_node"]])
@@ -265,6 +270,7 @@ def test_bulk_import_indexes_once_and_an_interrupted_one_is_repaired(tmp_path):
     reopened = open_db(db_path)
     assert triggers(reopened) == triggers(open_db(tmp_path / "fresh.db"))
     assert [r["node_id"] for r in reopened["chatgpt_message"].search("wombat")] == [EVERY["current_node"]]
+    assert settings(reopened) == {"hashsize": 1024 * 1024, "automerge": 4}
     # Parts of words catch up after a bulk load (the server does it in the background).
     from archiver.indexing import ensure_trigram_index
 
