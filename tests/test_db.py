@@ -6,6 +6,7 @@ import sqlite3
 import pytest
 
 from archiver.db import open_db, prepare_capture, rebuild, save_capture, write_transaction, writing_as_capture
+from archiver.migrations import migrations
 from conftest import fixture_bytes, fixture_json
 
 
@@ -148,6 +149,22 @@ def test_failed_save_leaves_nothing(db):
 
 def test_open_db_enables_wal(db_path):
     assert open_db(db_path).execute("pragma journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_new_archive_is_made_without_a_sync_per_migration_and_its_connection_syncs_as_before(tmp_path, monkeypatch):
+    seen = []
+    real = migrations.apply
+
+    def apply(db, **kwargs):
+        seen.append(db.execute("PRAGMA synchronous").fetchone()[0])
+        return real(db, **kwargs)
+
+    monkeypatch.setattr(migrations, "apply", apply)
+    new = open_db(tmp_path / "new.db")
+    again = open_db(tmp_path / "new.db")
+    assert seen == [1, 2]  # NORMAL while the new archive's schema is made; an existing one as it was
+    assert new.execute("PRAGMA synchronous").fetchone() == again.execute("PRAGMA synchronous").fetchone() == (2,)
+    assert new.execute("select count(*) from _sqlite_migrations").fetchone()[0] == len(migrations._migrations)
 
 
 def test_a_new_archive_gets_8_kb_pages_and_an_old_one_keeps_its_own(tmp_path):
