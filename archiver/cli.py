@@ -370,6 +370,7 @@ def _import_into(db, paths, total, quiet):
         if trigram_behind(database.conn):
             note = ("Search by whole words is ready; search by parts of words takes in the new messages"
                     " in the background while the server runs.")
+    database.close()  # now, not whenever Python gets to it (python -m archiver's exit skips that)
     _report(summary, db, note)
 
 

@@ -1,6 +1,7 @@
 """The preparing process started ahead (archiver.workers): taken by the import it was started
 for, stopped when nobody takes it, and the console command's early start leaves nothing behind."""
 
+import gc
 import os
 import subprocess
 import sys
@@ -91,8 +92,14 @@ def test_the_console_command_starts_one_before_it_loads_the_rest_and_the_import_
                                       str(export)])
     from archiver.__main__ import main
 
-    with pytest.raises(SystemExit) as exited:
-        main()
+    assert gc.get_freeze_count() == 0
+    try:
+        with pytest.raises(SystemExit) as exited:
+            main()
+        # What the import made is left out of the cycle collection at the process's exit.
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
     assert exited.value.code == 0
     assert len(started) == 1  # the idle one, given the file: no second start
     assert started[0][0].process.returncode == 0
@@ -122,6 +129,8 @@ def test_the_console_command_starts_its_preparing_process_early_and_leaves_none_
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"Imported {len(items)} conversations into ")
     assert done.stderr == ""
+    # The archive was closed before the process ended: its log checkpointed and removed.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.db", "conversations.json"]
     db = open_db(tmp_path / "a.db")
     assert db.execute("select count(*) from chatgpt_conversation").fetchone()[0] == len(items)
     # A command that stops before it imports anything: the process started for it ends too.
