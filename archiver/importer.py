@@ -20,16 +20,8 @@ from pathlib import Path, PurePosixPath
 import sqlite_utils
 
 from .assets import TooBig, export_file_id, save_asset, sniff_mime, spool_stream
-from .db import (
-    bulk_loading,
-    ids_held,
-    now_iso,
-    save_capture,
-    save_new_captures,
-    search_index_paused,
-    triggers_lifted,
-    write_transaction,
-)
+from .bulk import bulk_loading, search_index_paused, triggers_lifted
+from .db import ids_held, now_iso, save_capture, save_new_captures, write_transaction
 from .preparing import (
     MAX_FILE_BYTES,
     MAX_JSON_BYTES,
@@ -142,17 +134,18 @@ def import_paths(db, paths, progress=None, bulk=False):
     db.conn.execute("PRAGMA synchronous = NORMAL")
     if not bulk:
         return _import_all(db, paths, progress, held=False)
-    with bulk_loading(db.conn) as fast, search_index_paused(db.conn, direct=fast) as indexing, \
+    with bulk_loading(db.conn) as loading, search_index_paused(db.conn, direct=loading.fast) as indexing, \
             fewer_collections():
         # Into a new, empty archive: one transaction for the whole load. Each commit writes
         # back every index page the batch touched (message ids are random), so at 500 MB a
         # commit per batch cost 37.5 s against 29.3 s for one (benchmarks/README.md); a load
         # cut short leaves the archive as empty as it was, and is run again.
         try:
-            if fast:
+            if loading.fast:
                 db.conn.execute("BEGIN IMMEDIATE")
                 with triggers_lifted(db.conn):
                     summary = _import_all(db, paths, progress, held=indexing)
+                    loading.rows_written()
             else:
                 summary = _import_all(db, paths, progress, held=False)
         except BaseException:
@@ -167,7 +160,7 @@ def import_paths(db, paths, progress=None, bulk=False):
 @contextmanager
 def _transaction(db, held, savepoint=True):
     """One piece of an import (a batch, a file): a transaction of its own, or, ``held`` (the
-    load's db.Indexing, when the whole load into a new archive is one transaction), a
+    load's bulk.Indexing, when the whole load into a new archive is one transaction), a
     savepoint inside that transaction; either way all of it or none. A batch of
     conversations needs no savepoint: nothing it raises is caught short of import_paths,
     which rolls the whole load back (and a savepoint journals every index page it touches

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from archiver.db import open_db, write_transaction
-from archiver import importer
+from archiver import bulk, importer
 from archiver.importer import import_paths
 from archiver.privacy import add_exclusion, set_setting
 from archiver.reshape import CONVERSATION_COLUMNS
@@ -40,11 +40,28 @@ def journal_modes_during_import(db, export):
     return seen
 
 
-def test_a_new_empty_archive_loads_without_the_log_then_is_wal_and_whole(tmp_path):
+@pytest.fixture
+def writing_out(monkeypatch):
+    """The threads a load started to send the file to disk early (bulk.Loading.rows_written)."""
+    started = []
+    real = bulk.Loading.rows_written
+
+    def rows_written(self):
+        real(self)
+        started.append(self._writing_out)
+
+    monkeypatch.setattr(bulk.Loading, "rows_written", rows_written)
+    return started
+
+
+def test_a_new_empty_archive_loads_without_the_log_then_is_wal_and_whole(tmp_path, writing_out):
     export = tmp_path / "conversations.json"
     write_export(export, 30)
     db = open_db(tmp_path / "a.db")
     assert journal_modes_during_import(db, export) == {"truncate"}
+    # Once every row was written, the file started on its way to disk, and that was over
+    # before the load returned.
+    assert len(writing_out) == 1 and not writing_out[0].is_alive()
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert db.execute("select count(*) from chatgpt_conversation").fetchone()[0] == 30
@@ -52,13 +69,14 @@ def test_a_new_empty_archive_loads_without_the_log_then_is_wal_and_whole(tmp_pat
     assert found.fetchone()[0] == 30
 
 
-def test_an_archive_holding_anything_keeps_the_log(tmp_path):
+def test_an_archive_holding_anything_keeps_the_log(tmp_path, writing_out):
     export = tmp_path / "conversations.json"
     write_export(export, 5)
     db = open_db(tmp_path / "a.db")
     with write_transaction(db) as conn:
         create_token(conn, "laptop")  # even a token alone is worth protecting
     assert journal_modes_during_import(db, export) == {"wal"}
+    assert writing_out == []  # WAL syncs at its checkpoints: nothing to send ahead
 
 
 def test_killing_a_bulk_import_never_harms_what_the_archive_held(tmp_path):
@@ -108,7 +126,7 @@ def test_a_bulk_import_stores_the_same_captures_counts_and_problems_as_a_plain_o
     changed["title"] = "renamed later"
     items[40:40] = [json.loads(json.dumps(items[5])), changed]
     # What the privacy settings keep out: the load into a new archive lifts their triggers
-    # and must leave out the same conversations by its own check (db._LIFTED_FROM).
+    # and must leave out the same conversations by its own check (bulk._LIFTED_FROM).
     kept_out = [dict(json.loads(json.dumps(items[1])), id=f"private-{n}", conversation_id=f"private-{n}", **flag)
                 for n, flag in enumerate([{"is_temporary_chat": True}, {"is_do_not_remember": 1}, {}])]
     items[20:20] = kept_out

@@ -259,7 +259,8 @@ def test_bulk_import_indexes_once_and_an_interrupted_one_is_repaired(tmp_path):
         "select k, v from chatgpt_message_fts_config where k in ('hashsize', 'automerge')").fetchall())
     assert settings(db) == {"hashsize": 1024 * 1024, "automerge": 4}
     # An import killed while the triggers were paused: the next open restores and re-indexes.
-    from archiver.db import pause_search_index, writing_as_capture
+    from archiver.db import writing_as_capture
+    from archiver.indexing import pause_search_index
 
     pause_search_index(db.conn)
     assert settings(db) == {"hashsize": 8 * 1024 * 1024, "automerge": 16}

@@ -62,7 +62,7 @@ def check_rows(data):
         return None
     for row in rows["chatgpt_message"]:
         assert tuple(row) == MESSAGE_COLUMNS
-        # What lets a bulk load lift the text_from_content trigger (db._LIFTED_FROM): it fires
+        # What lets a bulk load lift the text_from_content trigger (bulk._LIFTED_FROM): it fires
         # only for a row with content and no text, which reshaping never gives.
         assert row["text"] is not None or row["content"] is None
     assert len(rows["chatgpt_conversation"]) == 1
