@@ -105,16 +105,17 @@ def take(spec):
 @contextmanager
 def ahead(specs):
     """Each of ``specs`` given to a process now, while the caller goes on (opens the archive);
-    ``take`` finds them. Whatever was not taken by the end is stopped, as is the idle one."""
+    ``take`` finds them. An idle process left over is stopped at once (nothing else takes
+    it: a later file starts its own), whatever was given and not taken at the end."""
     for spec in specs:
         try:
             _given[spec] = take(spec)
         except OSError:  # no second process to be had: the import prepares it itself
             break
+    while _idle:
+        _idle.pop().stop(wait=1)
     try:
         yield
     finally:
-        for worker in [*_given.values(), *_idle]:
-            worker.stop(wait=1)
-        _given.clear()
-        _idle.clear()
+        while _given:
+            _given.popitem()[1].stop(wait=1)

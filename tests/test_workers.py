@@ -37,12 +37,12 @@ def gone_within(pids, seconds=10):
     return not preparing_processes() & pids
 
 
-def test_an_idle_process_nobody_gives_a_file_ends_quietly():
+def test_an_idle_process_nobody_gives_a_file_ends_quietly_as_soon_as_that_is_known():
     workers.start_idle()
     (idle,) = workers._idle
+    assert idle.process.poll() is None  # started, waiting for a file
     with workers.ahead([]):  # an import with no big conversations file
-        assert idle.process.poll() is None  # started, waiting for a file
-    assert idle.process.returncode == 0
+        assert idle.process.returncode == 0  # ended, cleanly, before the import goes on
     assert workers._idle == [] and workers._given == {}
 
 
