@@ -52,8 +52,8 @@ class Loading:
     """What ``bulk_loading`` yields: whether the fast way is in use, and the way to say every
     row is written."""
 
-    def __init__(self, conn, fast):
-        self.conn, self.fast = conn, fast
+    def __init__(self, fast, path):
+        self.fast, self.path = fast, path  # path: the archive's file (empty in memory)
         self._writing_out = None
 
     def rows_written(self):
@@ -61,9 +61,8 @@ class Loading:
         pages the file holds so far start going to disk now, in a thread, while the
         transaction ends, so the sync the load ends with waits only for the rest (50 MB: the
         import 0.05 s shorter; benchmarks/README.md). It promises nothing: that sync does."""
-        path = _path(self.conn)
-        if self.fast and self._writing_out is None and path:
-            self._writing_out = threading.Thread(target=_sync_file, args=(path, False), daemon=True)
+        if self.fast and self.path and self._writing_out is None:
+            self._writing_out = threading.Thread(target=_sync_file, args=(self.path, False), daemon=True)
             self._writing_out.start()
 
     def _done(self):
@@ -71,11 +70,9 @@ class Loading:
             self._writing_out.join()
 
 
-def _path(conn):
-    return conn.execute("PRAGMA database_list").fetchone()[2]
-
-
 def _sync_file(path, must=True):
+    """fsync, or (not ``must``: a head start only) fdatasync with its failure left to the
+    fsync that follows."""
     fd = os.open(path, os.O_RDONLY)
     try:
         (os.fsync if must else os.fdatasync)(fd)
@@ -109,7 +106,7 @@ def bulk_loading(conn):
             fast = False
         else:
             conn.execute("PRAGMA synchronous = OFF")
-    loading = Loading(conn, fast)
+    loading = Loading(fast, conn.execute("PRAGMA database_list").fetchone()[2])
     try:
         yield loading
     finally:
@@ -117,8 +114,8 @@ def bulk_loading(conn):
             if fast:
                 conn.execute("PRAGMA synchronous = FULL")
                 conn.execute("PRAGMA journal_mode = WAL")
-                if _path(conn):  # what was written unsynced reaches the disk before we say done
-                    _sync_file(_path(conn))
+                if loading.path:  # what was written unsynced reaches the disk before we say done
+                    _sync_file(loading.path)
             conn.execute("PRAGMA cache_size = -2000")
         finally:
             loading._done()

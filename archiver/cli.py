@@ -359,10 +359,6 @@ def _import_into(db, paths, total, quiet):
         size = Path(db).stat().st_size if existed else 0
         bulk = total >= BULK_IMPORT_BYTES and total >= size / 4
         summary = import_paths(database, paths, progress=progress, bulk=bulk)
-    if not existed and not summary.changed_anything:
-        database.close()
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db}{suffix}").unlink(missing_ok=True)
     note = None
     if bulk and summary.changed_anything:
         from .indexing import trigram_behind
@@ -371,6 +367,9 @@ def _import_into(db, paths, total, quiet):
             note = ("Search by whole words is ready; search by parts of words takes in the new messages"
                     " in the background while the server runs.")
     database.close()  # now, not whenever Python gets to it (python -m archiver's exit skips that)
+    if not existed and not summary.changed_anything:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
     _report(summary, db, note)
 
 

@@ -236,14 +236,14 @@ def _apart(entry):
 
 def first_prepared_apart(found):
     """[(import argument, its entries)] -> the spec of the first conversations file the
-    import will prepare in a second process, as a list of none or one: for
-    ``workers.ahead``, which starts it before the archive is opened. One only: the
-    next file's process starts when the import reaches it, not alongside."""
+    import will prepare in a second process, or None: for ``workers.ahead``, which starts it
+    before the archive is opened. One only: the next file's process starts when the import
+    reaches it, not alongside."""
     for path, its in found:
         for entry in _in_order(its):
             if kind_of(entry) == "conversations" and _apart(entry):
-                return [(entry.source, entry.path, _where(path, entry))]
-    return []
+                return entry.source, entry.path, _where(path, entry)
+    return None
 
 
 def _import_conversations(db, entry, where, summary, progress, held):

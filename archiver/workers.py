@@ -103,15 +103,15 @@ def take(spec):
 
 
 @contextmanager
-def ahead(specs):
-    """Each of ``specs`` given to a process now, while the caller goes on (opens the archive);
-    ``take`` finds them. An idle process left over is stopped at once (nothing else takes
-    it: a later file starts its own), whatever was given and not taken at the end."""
-    for spec in specs:
+def ahead(spec):
+    """``spec`` (or None) given to a process now, while the caller goes on (opens the
+    archive); ``take`` finds it. An idle process left over is stopped at once (nothing else
+    takes it: a later file starts its own), one given a file and not taken at the end."""
+    if spec is not None:
         try:
             _given[spec] = take(spec)
         except OSError:  # no second process to be had: the import prepares it itself
-            break
+            pass
     while _idle:
         _idle.pop().stop(wait=1)
     try:

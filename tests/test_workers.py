@@ -41,7 +41,7 @@ def test_an_idle_process_nobody_gives_a_file_ends_quietly_as_soon_as_that_is_kno
     workers.start_idle()
     (idle,) = workers._idle
     assert idle.process.poll() is None  # started, waiting for a file
-    with workers.ahead([]):  # an import with no big conversations file
+    with workers.ahead(None):  # an import with no big conversations file
         assert idle.process.returncode == 0  # ended, cleanly, before the import goes on
     assert workers._idle == [] and workers._given == {}
 
@@ -110,7 +110,7 @@ def test_a_process_given_a_file_nobody_reads_is_stopped(tmp_path):
     export = tmp_path / "conversations.json"
     write_export(export, 40)
     spec = (str(export), "conversations.json", "conversations.json")
-    with workers.ahead([spec]):
+    with workers.ahead(spec):
         given = workers._given[spec]
         time.sleep(0.5)  # it prepares, and fills the pipe nobody reads
     # The import failed before it reached the file (a locked archive, say): stopped all the same.
