@@ -37,6 +37,20 @@ def gone_within(pids, seconds=10):
     return not preparing_processes() & pids
 
 
+@pytest.fixture
+def started(monkeypatch):
+    """Every preparing process started, in order."""
+    made = []
+
+    class Counted(workers.Worker):
+        def __init__(self):
+            super().__init__()
+            made.append(self)
+
+    monkeypatch.setattr(workers, "Worker", Counted)
+    return made
+
+
 def test_an_idle_process_nobody_gives_a_file_ends_quietly_as_soon_as_that_is_known():
     workers.start_idle()
     (idle,) = workers._idle
@@ -46,21 +60,12 @@ def test_an_idle_process_nobody_gives_a_file_ends_quietly_as_soon_as_that_is_kno
     assert workers._idle == [] and workers._given == {}
 
 
-def test_the_import_takes_the_process_given_its_file_ahead_and_each_later_file_gets_its_own(tmp_path, monkeypatch):
+def test_the_import_takes_the_process_given_ahead_and_each_later_file_gets_its_own(tmp_path, monkeypatch, started):
     monkeypatch.setattr(importer, "PREPARE_APART_ABOVE", 0)
     export = tmp_path / "export"
     export.mkdir()
     first = write_export(export / "conversations-000.json", 4, prefix="first")
     second = write_export(export / "conversations-001.json", 3, prefix="second")
-    started = []
-    real = workers.Worker
-
-    class Counted(real):
-        def __init__(self):
-            super().__init__()
-            started.append(self)
-
-    monkeypatch.setattr(workers, "Worker", Counted)
     before = preparing_processes()
     result = CliRunner().invoke(cli, ["import", "--db", str(tmp_path / "a.db"), str(export)])
     assert result.exit_code == 0, result.output
@@ -75,19 +80,10 @@ def test_the_import_takes_the_process_given_its_file_ahead_and_each_later_file_g
     assert gone_within({w.process.pid for w in started} - before)
 
 
-def test_the_console_command_starts_one_before_it_loads_the_rest_and_the_import_uses_it(tmp_path, monkeypatch):
+def test_the_console_command_starts_one_before_it_loads_the_rest_and_the_import_uses_it(tmp_path, monkeypatch, started):
     monkeypatch.setattr(importer, "PREPARE_APART_ABOVE", 0)
     export = tmp_path / "conversations.json"
     items = write_export(export, 5)
-    started = []
-    real = workers.Worker
-
-    class Counted(real):
-        def __init__(self):
-            super().__init__()
-            started.append((self,))
-
-    monkeypatch.setattr(workers, "Worker", Counted)
     monkeypatch.setattr(sys, "argv", ["chatgpt-archiver", "import", "--quiet", "--db", str(tmp_path / "a.db"),
                                       str(export)])
     from archiver.__main__ import main
@@ -102,7 +98,7 @@ def test_the_console_command_starts_one_before_it_loads_the_rest_and_the_import_
         gc.unfreeze()
     assert exited.value.code == 0
     assert len(started) == 1  # the idle one, given the file: no second start
-    assert started[0][0].process.returncode == 0
+    assert started[0].process.returncode == 0
     assert open_db(tmp_path / "a.db").execute("select count(*) from chatgpt_conversation").fetchone()[0] == len(items)
 
 
