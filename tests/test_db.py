@@ -167,8 +167,8 @@ def test_a_new_archive_is_made_without_a_sync_per_migration_and_its_connection_s
     assert new.execute("select count(*) from _sqlite_migrations").fetchone()[0] == len(migrations._migrations)
 
 
-def test_a_new_archive_gets_8_kb_pages_and_an_old_one_keeps_its_own(tmp_path):
-    assert open_db(tmp_path / "new.db").execute("PRAGMA page_size").fetchone() == (8192,)
+def test_a_new_archive_gets_16_kb_pages_and_an_old_one_keeps_its_own(tmp_path):
+    assert open_db(tmp_path / "new.db").execute("PRAGMA page_size").fetchone() == (16384,)
     old = sqlite3.connect(tmp_path / "old.db")  # made by an earlier version: 4 KB pages, a table
     old.execute("CREATE TABLE chatgpt_conversation (id TEXT PRIMARY KEY, title TEXT)")
     old.commit()
