@@ -316,7 +316,7 @@ def import_(db, paths, quiet):
 
         chatgpt-archiver import ~/Downloads/chatgpt-export.zip
     """
-    from .importer import ImportProblem, check_import_path, first_prepared_apart
+    from .importer import ImportProblem, check_import_path, prepared_apart
     from .workers import ahead
 
     # Every argument is checked before the archive is touched: a typo or the wrong file is
@@ -327,8 +327,8 @@ def import_(db, paths, quiet):
             found.append((path, check_import_path(path)))
         except ImportProblem as e:
             raise click.ClickException(f"{path}: {e}") from None
-    # The first big conversations file's preparing starts now, while the archive is opened.
-    with ahead(first_prepared_apart(found)):
+    # Preparing the conversations files starts now, while the archive is opened.
+    with ahead(prepared_apart(found)):
         _import_into(db, paths, sum(e.size for _, its in found for e in its), quiet)
 
 

@@ -16,7 +16,7 @@ class Entry:
     size: int
     opener: object
     explicit: bool = False  # named on the command line: a .json file is conversations
-    source: str = None  # the import argument it came from (find_entry finds it again)
+    source: str = None  # the import argument it came from (a second process lists it again)
 
     def open(self):
         return self.opener()
@@ -48,10 +48,3 @@ def entries(path):
         raise ImportProblem("corrupt zip: not a zip file")
     return [Entry(p.name, p.stat().st_size, (lambda: open(p, "rb")), explicit=True, source=str(path))]
 
-
-def find_entry(source, path):
-    """The entry ``path`` of import argument ``source``, found again (in another process)."""
-    found = next((e for e in entries(source) if e.path == path), None)
-    if found is None:
-        raise ImportProblem("no longer there")
-    return found

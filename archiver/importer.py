@@ -26,8 +26,8 @@ from .preparing import (
     MAX_FILE_BYTES,
     MAX_JSON_BYTES,
     READ_PROBLEMS,
+    Apart,
     ImportProblem,
-    batches_from_worker,
     fewer_collections,
     json_start,
     prepared_batches,
@@ -187,31 +187,36 @@ def _transaction(db, held, savepoint=True):
 
 def _import_all(db, paths, progress, held):
     summary = Summary()
+    listed = []  # (import argument, its entries or the problem listing it)
     for path in paths:
         try:
-            found = entries(path)
+            listed.append((path, entries(path)))
         except ImportProblem as e:
-            summary.skipped.append(f"{path}: {e}")
-            continue
-        for entry in _in_order(found):
-            where = _where(path, entry)
-            kind = kind_of(entry)
-            try:
-                if kind == "conversations":
-                    _import_conversations(db, entry, where, summary, progress, held)
-                elif kind == "asset":
-                    _import_asset(db, entry, summary, held)
-                elif kind == "textdoc":
-                    _import_textdoc(db, entry, summary, held)
-                elif kind == "table":
-                    _import_table(db, entry, summary, held)
-                elif kind == "unknown":
-                    summary.unknown.append(where)
-            except (*READ_PROBLEMS, ImportProblem) as e:
-                summary.skipped.append(f"{where}: {e}")
-            summary.bytes_done += entry.size
-            if progress:
-                progress(summary)
+            listed.append((path, e))
+    with Apart(prepared_apart([(path, found) for path, found in listed if isinstance(found, list)])) as apart:
+        for path, found in listed:
+            if not isinstance(found, list):
+                summary.skipped.append(f"{path}: {found}")
+                continue
+            for entry in _in_order(found):
+                where = _where(path, entry)
+                kind = kind_of(entry)
+                try:
+                    if kind == "conversations":
+                        _import_conversations(db, apart.batches(entry, where), where, summary, progress, held)
+                    elif kind == "asset":
+                        _import_asset(db, entry, summary, held)
+                    elif kind == "textdoc":
+                        _import_textdoc(db, entry, summary, held)
+                    elif kind == "table":
+                        _import_table(db, entry, summary, held)
+                    elif kind == "unknown":
+                        summary.unknown.append(where)
+                except (*READ_PROBLEMS, ImportProblem) as e:
+                    summary.skipped.append(f"{where}: {e}")
+                summary.bytes_done += entry.size
+                if progress:
+                    progress(summary)
     return summary
 
 
@@ -225,36 +230,25 @@ def _where(path, entry):
     return str(path) if entry.explicit else f"{Path(path).name}:{entry.path}"
 
 
-# A conversations file this big is prepared by a second process while this one writes
-# (archiver.preparing): below it, starting that process costs more than it saves.
+# Conversations files this big together are prepared by a second process while this one
+# writes (archiver.preparing.Apart): below it, starting that process costs more than it saves.
 PREPARE_APART_ABOVE = 8 * 1024 * 1024
 
 
-def _apart(entry):
-    return entry.size >= PREPARE_APART_ABOVE and entry.source is not None and (os.cpu_count() or 1) > 1
+def prepared_apart(found):
+    """[(import argument, its entries)] -> the conversations files (import argument, entry
+    path, name in reports) a second process will prepare, in the order the import reaches
+    them: all of them, if together they are big enough and the machine has a second core,
+    else none. The command gives them to a process before it opens the archive
+    (``workers.ahead``); the import takes that process (``Apart``)."""
+    files = [(entry, path) for path, its in found for entry in _in_order(its)
+             if kind_of(entry) == "conversations" and entry.source is not None]
+    if not files or sum(entry.size for entry, _ in files) < PREPARE_APART_ABOVE or (os.cpu_count() or 1) < 2:
+        return ()
+    return tuple((entry.source, entry.path, _where(path, entry)) for entry, path in files)
 
 
-def first_prepared_apart(found):
-    """[(import argument, its entries)] -> the spec of the first conversations file the
-    import will prepare in a second process, or None: for ``workers.ahead``, which starts it
-    before the archive is opened. One only: the next file's process starts when the import
-    reaches it, not alongside."""
-    for path, its in found:
-        for entry in _in_order(its):
-            if kind_of(entry) == "conversations" and _apart(entry):
-                return entry.source, entry.path, _where(path, entry)
-    return None
-
-
-def _import_conversations(db, entry, where, summary, progress, held):
-    batches = None
-    if _apart(entry):
-        try:
-            batches = batches_from_worker((entry.source, entry.path, where))
-        except OSError:  # no second process to be had: this one prepares too
-            batches = None
-    if batches is None:
-        batches = prepared_batches(entry, where)
+def _import_conversations(db, batches, where, summary, progress, held):
     for batch in batches:
         _save_batch(db, batch, where, summary, held)
         if progress:

@@ -2,9 +2,9 @@
 
 Preparing a conversation (cutting it out of the file, parsing, reshaping, hashing and
 gzipping it) needs no database, and took about a third of a big import's time in the one
-process that also wrote; SQLite takes one writer. So for a big conversations file a second
-process prepares batches while this one writes the previous batch, and the two cores
-work at once. Batches come back in the file's order with every problem in its place, so an
+process that also wrote; SQLite takes one writer. So when an import's conversations files
+are big (together: a split export's small files count as one), a second process prepares
+batches while this one writes the previous batch, and the two cores work at once. Batches come back in the file's order with every problem in its place, so an
 import reads the same either way (tests/test_bulk.py compares them).
 
 Batches cross between the processes as msgpack (msgspec): rows as lists in column order,
@@ -205,39 +205,91 @@ def prepare_batch(batch, where, limit):
 # ---- the second process ------------------------------------------------------------
 
 
-def batches_from_worker(spec):
-    """``prepared_batches`` run in a second process (archiver.workers): ``spec`` (import
-    argument, entry path, name in reports) names the file the way ``exportfiles.find_entry``
-    finds it again there (an opened zip cannot cross processes). Read problems come back as
-    ImportProblem with the file's own message. OSError if no process can be started.
+class Apart:
+    """The conversations files an import has a second process prepare (``specs``: import
+    argument, entry path and name in reports of each, in the order the import reaches them,
+    as ``exportfiles.entries`` finds them again there), one process for them all: a split
+    export (conversations-000.json, ...) of small files gets it too, and no file waits for a
+    process to start. The process is the one ``workers.ahead`` started for the same specs,
+    else a new one, taken when the first file is reached; a use of this is a ``with`` block,
+    which stops it.
 
     A plain ``python -m archiver.preparing`` child, frames on its stdout: not
     multiprocessing, whose spawn re-imports the caller's main module (a script without a
     ``__name__`` guard would run twice) and whose fork would copy open SQLite handles."""
-    from .workers import take
 
-    return _frames(take(tuple(spec)))
+    def __init__(self, specs):
+        self.specs, self._next, self._worker, self._lost = tuple(specs), 0, None, False
 
+    def __enter__(self):
+        return self
 
-def _frames(worker):
-    stdout = worker.process.stdout
-    try:
-        while True:
-            head = stdout.read(8)
-            if len(head) < 8:
-                worker.process.wait()
-                last = worker.last_words()
-                raise ImportProblem("the process preparing it stopped" + (f": {last}" if last else ""))
-            kind, payload = _decode(stdout.read(int.from_bytes(head, "big")))
-            if kind == "batch":
-                yield payload
-            elif kind == "problem":
-                raise ImportProblem(payload)
-            else:
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
+
+    def batches(self, entry, where):
+        """``prepared_batches(entry, where)``, from the second process when the file is the
+        next it prepares, else from this one. A process that cannot be started, or has ended
+        before it sent anything of this file, leaves the rest to this one. One that ends part
+        way through a file is an ImportProblem naming the file, with what it said last (its
+        batches before that are kept, as for a file cut off)."""
+        spec = (entry.source, entry.path, where)
+        if self._lost or self._next >= len(self.specs) or self.specs[self._next] != spec:
+            return prepared_batches(entry, where)
+        if self._worker is None:
+            from .workers import take
+
+            try:
+                self._worker = take(self.specs)
+            except OSError:  # no second process to be had: this one prepares
+                self._lost = True
+                return prepared_batches(entry, where)
+        self._next += 1
+        return self._frames(entry, where)
+
+    def _frames(self, entry, where):
+        stdout, sent, done = self._worker.process.stdout, 0, False
+        try:
+            while True:
+                head = stdout.read(8)
+                size = int.from_bytes(head, "big") if len(head) == 8 else 0
+                frame = stdout.read(size) if 0 < size <= _MOST_A_FRAME_HOLDS else b""
+                try:
+                    kind, payload = _decode(frame) if frame and len(frame) == size else (None, None)
+                except (msgspec.DecodeError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
+                    kind = None  # not a frame: something else wrote to its output
+                if kind is None:  # it ended (or was ended) before a whole frame
+                    self._lost = True
+                    last, self._worker = self._worker.stop(), None
+                    if not sent:
+                        done = True
+                        yield from prepared_batches(entry, where)
+                        return
+                    raise ImportProblem("the process preparing it stopped" + (f": {last}" if last else ""))
+                sent += 1
+                if kind == "batch":
+                    yield payload
+                    continue
+                done = True
+                if self._next == len(self.specs):  # its last file: it has ended
+                    self.close()
+                if kind == "problem":
+                    raise ImportProblem(payload)
                 return
-    finally:
-        worker.stop()
+        finally:
+            if not done:  # left part way (the import failed): its output is not ours to read on
+                self._lost = True
+                self.close()
 
+
+# A frame is a batch: at most 512 KB of the export's JSON, or one conversation of up to
+# MAX_JSON_BYTES, as rows. A length beyond this is not one (something else wrote to the output).
+_MOST_A_FRAME_HOLDS = 1 << 31
 
 # Frames the preparing process may hold ready beyond what the pipe holds: it runs ahead
 # while the writing process opens the archive, and evens out batches that take one side
@@ -246,14 +298,16 @@ READ_AHEAD = 4
 
 
 def _work():
-    """The child's side: the spec on stdin, frames (8-byte length, payload) on stdout, sent
-    by a thread of their own so preparing never waits for the pipe (up to READ_AHEAD)."""
-    from .exportfiles import find_entry  # it imports this module
+    """The child's side: the files on stdin (a JSON list of import argument, entry path, name
+    in reports), then for each its frames (8-byte length, payload) on stdout, ending with
+    "end" or "problem" (a file that cannot be read is its own problem, and the next file
+    follows). Sent by a thread of their own, so preparing never waits for the pipe (up to
+    READ_AHEAD)."""
+    from .exportfiles import entries  # it imports this module
 
-    spec = sys.stdin.buffer.read()  # waits here, modules loaded, until it is given a file
-    if not spec:
+    given = sys.stdin.buffer.read()  # waits here, modules loaded, until it is given its files
+    if not given:
         return  # started ahead and not needed
-    source, path, where = json.loads(spec)
     out = sys.stdout.buffer
     frames = queue.Queue(READ_AHEAD)
 
@@ -268,14 +322,20 @@ def _work():
 
     sender = threading.Thread(target=sending, daemon=True)
     sender.start()
-    try:
-        entry = find_entry(source, path)
-        with fewer_collections():
-            for batch in prepared_batches(entry, where):
-                frames.put(_encode("batch", batch))
-        frames.put(_encode("end", None))
-    except (*READ_PROBLEMS, ImportProblem) as e:
-        frames.put(_encode("problem", str(e)))
+    listed = {}  # import argument -> its files by path, listed once (a zip is opened once)
+    with fewer_collections():
+        for source, path, where in json.loads(given):
+            try:
+                if source not in listed:
+                    listed[source] = {e.path: e for e in entries(source)}
+                entry = listed[source].get(path)
+                if entry is None:
+                    raise ImportProblem("no longer there")
+                for batch in prepared_batches(entry, where):
+                    frames.put(_encode("batch", batch))
+                frames.put(_encode("end", None))
+            except (*READ_PROBLEMS, ImportProblem) as e:
+                frames.put(_encode("problem", str(e)))
     frames.put(None)
     sender.join()
 

@@ -1,13 +1,13 @@
-"""The second process that prepares a big conversations file (archiver.preparing), as this
-process starts it, hands it its file and stops it. Standard library only: the console command
-starts one before it loads anything else.
+"""The second process that prepares an import's conversations files (archiver.preparing),
+as this process starts it, hands it its files and stops it. Standard library only: the
+console command starts one before it loads anything else.
 
 Starting that process and loading its modules takes about 0.08 s, and an import waited for it
 before its first batch; the command itself spends 0.17 s loading its modules and opening the
 archive first. So the work overlaps: ``start_idle`` (the console command, for ``import``)
-starts a process that loads its modules and waits, ``ahead`` gives it its file as soon as the
-command knows it, before the archive is opened, and the importer takes it when it reaches
-that file (benchmarks/README.md has the figures). A process nobody takes is stopped:
+starts a process that loads its modules and waits, ``ahead`` gives it its files as soon as the
+command knows them, before the archive is opened, and the importer takes it when it reaches
+the first (benchmarks/README.md has the figures). A process nobody takes is stopped:
 closing its input ends it.
 """
 
@@ -19,7 +19,7 @@ import tempfile
 from contextlib import contextmanager
 
 _idle = []  # started, given no file yet
-_given = {}  # (import argument, entry path, name in reports) -> a process preparing it
+_given = {}  # files ((import argument, entry path, name in reports), ...) -> a process preparing them
 
 
 class Worker:
@@ -41,7 +41,7 @@ class Worker:
         _widen(self.process.stdout)
 
     def give(self, spec):
-        """Its file: it starts reading once its input is closed. One that has already died
+        """Its files: it starts reading once its input is closed. One that has already died
         is found out when its output ends (``preparing``), with what it said."""
         try:
             self.process.stdin.write(json.dumps(spec).encode())
@@ -56,7 +56,8 @@ class Worker:
         return lines[-1] if lines else ""
 
     def stop(self, wait=10):
-        """Its output closed (one still sending gets a broken pipe and ends), then reaped."""
+        """Its output closed (one still sending gets a broken pipe and ends), then reaped.
+        Returns the last line it said."""
         for pipe in (self.process.stdin, self.process.stdout):
             try:
                 pipe.close()
@@ -67,7 +68,9 @@ class Worker:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        last = self.last_words()
         self.said.close()
+        return last
 
 
 def _widen(pipe):
@@ -95,8 +98,9 @@ def start_idle():
 
 
 def take(spec):
-    """The process preparing ``spec`` (import argument, entry path, name in reports): the one
-    given it ahead, else the idle one, else a new one. OSError if none can be started."""
+    """The process preparing ``spec`` (files: import argument, entry path, name in reports
+    each): the one given them ahead, else the idle one, else a new one. OSError if none can
+    be started."""
     if spec in _given:
         return _given.pop(spec)
     return (_idle.pop() if _idle else Worker()).give(spec)
@@ -104,10 +108,10 @@ def take(spec):
 
 @contextmanager
 def ahead(spec):
-    """``spec`` (or None) given to a process now, while the caller goes on (opens the
+    """``spec`` (files, or none) given to a process now, while the caller goes on (opens the
     archive); ``take`` finds it. An idle process left over is stopped at once (nothing else
-    takes it: a later file starts its own), one given a file and not taken at the end."""
-    if spec is not None:
+    takes it), one given files and not taken at the end."""
+    if spec:
         try:
             _given[spec] = take(spec)
         except OSError:  # no second process to be had: the import prepares it itself

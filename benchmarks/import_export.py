@@ -4,12 +4,14 @@ A synthetic export folder (``conversations.json`` in the export shape, format re
 §12; seeded, cached by size) is imported by three programs, each a fresh process writing a
 fresh database: ``chatgpt-archiver import``; a raw baseline (the same split of the array,
 orjson and ``reshape_conversation``, rows ``executemany``'d into one plain table: no FTS, no
-raw capture, no index but the primary key); and ``chatgpt-to-sqlite`` (``json.load`` of the whole file,
-current branch only). A fourth, the floor, writes nothing: it cuts the array into each
-conversation's exact bytes, parses, hashes and gzips each, the least an importer that keeps
-every conversation as exported must do. Messages per second use one count for all: the
-export's nodes that carry a message. CPU time (user + system, from the kernel) is printed
-beside wall time: on a shared machine a process also waits for a core.
+raw capture, no index but the primary key); and ``chatgpt-to-sqlite`` (``json.load`` of the
+whole file, current branch only). ``chatgpt-archiver import`` also imports the same export
+split into files of 100 conversations (``conversations-000.json``, ...), as 2026 exports may
+come. The floor writes nothing: it cuts the array into each conversation's exact bytes,
+parses, hashes and gzips each, the least an importer that keeps every conversation as
+exported must do. Messages per second use one count for all: the export's nodes that carry
+a message. CPU time (user + system, from the kernel) is printed beside wall time: on a
+shared machine a process also waits for a core.
 
     /work/venv/bin/python benchmarks/import_export.py [--sizes 50,500] [--json]
 """
@@ -208,6 +210,36 @@ def export_folder(size_mb):
     return folder, meta
 
 
+# 2026 exports may come split into conversations-000.json, conversations-001.json, ...: the same
+# export cut into files of this many conversations, to show a split export imports as fast.
+SPLIT_EVERY = 100
+
+
+def split_folder(folder, size_mb):
+    """The export's conversations cut into files of SPLIT_EVERY, made once (each element's
+    bytes as they were: the same conversations, captures and rows)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from archiver.jsonsplit import split_array
+
+    split = CACHE / f"v{GENERATOR}-{size_mb}mb-split"
+    if split.exists():
+        return split
+    partial = CACHE / f"v{GENERATOR}-{size_mb}mb-split.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    chunk, n = [], 0
+    with open(folder / "conversations.json", "rb") as f:
+        for raw in split_array(f):
+            chunk.append(raw)
+            if len(chunk) == SPLIT_EVERY:
+                (partial / f"conversations-{n:03d}.json").write_bytes(b"[" + b",".join(chunk) + b"]")
+                chunk, n = [], n + 1
+    if chunk:
+        (partial / f"conversations-{n:03d}.json").write_bytes(b"[" + b",".join(chunk) + b"]")
+    partial.rename(split)
+    return split
+
+
 def run(argv):
     """Run one importer; its wall time, its CPU time (user + system, its helper processes'
     included), its peak RSS (MB) and its output. On a shared machine wall time includes
@@ -264,8 +296,11 @@ def measure(size_mb, tmp):
     script.write_text(BASELINE)
     floor = tmp / "floor.py"
     floor.write_text(FLOOR)
+    split = split_folder(folder, size_mb)
     importers = {
         "chatgpt-archiver": lambda db: [VENV / "chatgpt-archiver", "import", "--quiet", "--db", db, folder],
+        "chatgpt-archiver, split export": lambda db: [VENV / "chatgpt-archiver", "import", "--quiet", "--db", db,
+                                                      split],
         "raw sqlite3": lambda db: [VENV / "python", script, export, db],
         "chatgpt-to-sqlite": lambda db: [C2S, "export", export, db],
         "floor (split+parse+hash+gzip)": lambda db: [VENV / "python", floor, export],
@@ -276,7 +311,7 @@ def measure(size_mb, tmp):
         db = workdir / "archive.db"
         seconds, cpu, rss, tree_rss, output = run(argv(db))
         on_disk = sum(p.stat().st_size for p in workdir.iterdir())  # with -wal/-shm, if left
-        if name == "chatgpt-archiver":  # messages as `stats` counts them: the roots are not
+        if name.startswith("chatgpt-archiver"):  # messages as `stats` counts them: the roots are not
             expected = f"{meta['messages']:,} messages stored"
             assert expected in output, f"expected '{expected}' in: {output[-500:]}"
         results[name] = {"seconds": round(seconds, 2), "messages_per_s": round(meta["messages"] / seconds),
@@ -288,7 +323,7 @@ def measure(size_mb, tmp):
         workdir.rmdir()
     c2s = results["chatgpt-to-sqlite"]
     ratios = {}
-    for name in ("chatgpt-archiver", "raw sqlite3", "floor (split+parse+hash+gzip)"):
+    for name in ("chatgpt-archiver", "chatgpt-archiver, split export", "raw sqlite3", "floor (split+parse+hash+gzip)"):
         ratios[f"{name} / chatgpt-to-sqlite"] = {
             "wall": round(results[name]["messages_per_s"] / c2s["messages_per_s"], 2),
             "cpu": round(c2s["cpu_seconds"] / results[name]["cpu_seconds"], 2)}

@@ -114,6 +114,8 @@ def test_a_full_disk_or_read_only_file_is_a_503_and_writes_nothing(db_path, toke
         archive = app.state.datasette.get_database("archive")
         client.portal.call(lambda: archive.execute_write_fn(fault, transaction=False))
         big = fixture_json("every_content_type.json")
+        # More than the free room a page holds (16 KB): its raw bytes need new pages.
+        big["unknown_field"] = random.Random(7).randbytes(100_000).hex()
         response = client.post("/api/conversations", content=json.dumps(big).encode(), headers=auth)
         assert (response.status_code, response.json()) == (503, {
             "ok": False, "status": 503, "error": f"the archive cannot be written right now: {error}"})

@@ -5,6 +5,7 @@ import copy
 import gzip
 import hashlib
 import json
+import sys
 import zipfile
 
 import pytest
@@ -15,6 +16,7 @@ from archiver.db import open_db
 from archiver import importer
 from archiver.importer import import_paths
 from conftest import CORPUS, LOCAL, fixture_bytes, fixture_json
+from test_bulk import write_export as write_copies
 
 EVERY = fixture_json("every_content_type.json")
 UPLOAD_ID = "file-7QmZr2XkLpV9aTnB4cWdYe"  # the uploaded image in every_content_type.json
@@ -307,26 +309,47 @@ def test_a_conversations_file_that_fails_while_read_is_named_and_what_came_befor
     assert db.execute("select count(*) from chatgpt_asset").fetchone()[0] == 1
 
 
-def test_without_a_second_process_the_import_prepares_here_and_a_dying_one_is_named(tmp_path, monkeypatch):
+def test_without_a_second_process_the_import_prepares_here_and_one_dying_part_way_is_named(tmp_path, monkeypatch):
     monkeypatch.setattr(importer, "PREPARE_APART_ABOVE", 0)
+    python = sys.executable
     source = write_export(tmp_path / "export")
     # No Python to start: this process prepares the conversations itself, and all lands.
     monkeypatch.setattr("sys.executable", str(tmp_path / "no-such-python"))
     result = run("import", tmp_path / "a.db", source)
     assert result.exit_code == 0, result.output
     assert counts(open_db(tmp_path / "a.db"))["chatgpt_conversation"] == len(conversations())
-    # One that starts and dies: the file is named with the last line it said, nothing half-written.
+    # One that starts and dies before it sends anything: the same.
     dying = tmp_path / "dying-python"
     dying.write_text("#!/bin/sh\necho 'MemoryError: out of memory' >&2\nexit 1\n")
     dying.chmod(0o755)
     monkeypatch.setattr("sys.executable", str(dying))
     result = run("import", tmp_path / "b.db", source)
+    assert result.exit_code == 0, result.output
+    assert counts(open_db(tmp_path / "b.db"))["chatgpt_conversation"] == len(conversations())
+    # One whose output is not frames (something printed to it): the same, and it is stopped.
+    chatty = tmp_path / "chatty-python"
+    chatty.write_text(f"#!/bin/sh\necho 'a library says hello'\nexec {python} \"$@\"\n")
+    chatty.chmod(0o755)
+    monkeypatch.setattr("sys.executable", str(chatty))
+    result = run("import", tmp_path / "b2.db", source)
+    assert result.exit_code == 0, result.output
+    assert counts(open_db(tmp_path / "b2.db"))["chatgpt_conversation"] == len(conversations())
+    # One that dies part way through a file (its first 2 MB of output reach us): the file is
+    # named with the last line it said; what came before is kept, and the rest of the export lands.
+    cut = tmp_path / "cut-python"
+    cut.write_text(f"#!/bin/sh\n{python} \"$@\" | head -c 2000000\n"
+                   "echo 'MemoryError: out of memory' >&2\nexit 1\n")
+    cut.chmod(0o755)
+    (source / "conversations.json").unlink()
+    copies = write_copies(source / "conversations.json", 210)  # over 8 MB: far more than 2 MB of frames
+    monkeypatch.setattr("sys.executable", str(cut))
+    result = run("import", tmp_path / "c.db", source)
     assert result.exit_code == 1
     assert [line for line in result.stderr.splitlines() if line.startswith("Skipped: ")] == [
         "Skipped: export:conversations.json: the process preparing it stopped: MemoryError: out of memory"]
     assert "Traceback" not in result.output
-    db = open_db(tmp_path / "b.db")
-    assert db.execute("select count(*) from chatgpt_conversation").fetchone()[0] == 0
+    db = open_db(tmp_path / "c.db")
+    assert 0 < db.execute("select count(*) from chatgpt_conversation").fetchone()[0] < len(copies)
     assert db.execute("select count(*) from chatgpt_asset").fetchone()[0] == 2  # the rest of the export landed
 
 

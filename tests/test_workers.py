@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from click.testing import CliRunner
 from archiver import importer, workers
 from archiver.cli import cli
 from archiver.db import open_db
+from archiver.exportfiles import entries
 from test_bulk import write_export
 
 
@@ -60,24 +62,93 @@ def test_an_idle_process_nobody_gives_a_file_ends_quietly_as_soon_as_that_is_kno
     assert workers._idle == [] and workers._given == {}
 
 
-def test_the_import_takes_the_process_given_ahead_and_each_later_file_gets_its_own(tmp_path, monkeypatch, started):
+def split_export(folder, sizes, prefix="part"):
+    """A split export (conversations-000.json, ...): ``sizes`` conversations per file."""
+    folder.mkdir()
+    return [write_export(folder / f"conversations-{n:03d}.json", size, prefix=f"{prefix}{n}")
+            for n, size in enumerate(sizes)]
+
+
+def test_one_process_given_ahead_prepares_every_conversations_file_of_the_import(tmp_path, monkeypatch, started):
     monkeypatch.setattr(importer, "PREPARE_APART_ABOVE", 0)
-    export = tmp_path / "export"
-    export.mkdir()
-    first = write_export(export / "conversations-000.json", 4, prefix="first")
-    second = write_export(export / "conversations-001.json", 3, prefix="second")
+    parts = split_export(tmp_path / "export", [4, 3, 2])
+    packed = tmp_path / "other.zip"  # a second argument: its file follows in the same process
+    write_export(tmp_path / "conversations.json", 2, prefix="zipped")
+    with zipfile.ZipFile(packed, "w") as z:
+        z.write(tmp_path / "conversations.json", "conversations.json")
     before = preparing_processes()
-    result = CliRunner().invoke(cli, ["import", "--db", str(tmp_path / "a.db"), str(export)])
+    result = CliRunner().invoke(cli, ["import", "--db", str(tmp_path / "a.db"), str(tmp_path / "export"),
+                                      str(packed)])
     assert result.exit_code == 0, result.output
-    # One given the first file before the archive was opened and taken for it, one more for
-    # the second file when the import reached it; both ended.
-    assert len(started) == 2
-    assert [w.process.returncode for w in started] == [0, 0]
+    # Given all four files before the archive was opened, taken for the first, ended after the last.
+    assert len(started) == 1
+    assert started[0].process.returncode == 0
     assert workers._given == {} and workers._idle == []
     db = open_db(tmp_path / "a.db")
-    assert [r[0] for r in db.execute("select id from chatgpt_conversation order by id")] == sorted(
-        c["id"] for c in first + second)
+    assert [r[0] for r in db.execute("select id from chatgpt_conversation order by rowid")] == [
+        c["id"] for part in parts for c in part] + ["zipped-00000", "zipped-00001"]
     assert gone_within({w.process.pid for w in started} - before)
+
+
+def test_a_file_it_cannot_read_is_skipped_and_the_next_comes_from_the_same_process(tmp_path, monkeypatch, started):
+    outcomes = {}
+    for apart in (False, True):
+        monkeypatch.setattr(importer, "PREPARE_APART_ABOVE", 0 if apart else 1 << 60)
+        (tmp_path / str(apart)).mkdir()
+        folder = tmp_path / str(apart) / "export"
+        split_export(folder, [3, 2, 2, 3])
+        (folder / "conversations-001.json").write_text("not JSON at all")
+        cut = (folder / "conversations-002.json").read_text()
+        (folder / "conversations-002.json").write_text(cut[: len(cut) * 2 // 3])  # cut off part way
+        db = open_db(tmp_path / f"{apart}.db")
+        summary = importer.import_paths(db, [str(folder)], bulk=True)
+        outcomes[apart] = (summary.new, summary.messages, summary.skipped,
+                           db.execute("select id from chatgpt_conversation order by rowid").fetchall())
+    assert len(started) == 1  # the files after the two bad ones came from it too
+    assert outcomes[True] == outcomes[False]
+    new, _, skipped, ids = outcomes[True]
+    assert skipped == ["export:conversations-001.json: not JSON: expected a conversation list or object",
+                       "export:conversations-002.json: truncated or malformed JSON after 1 conversations"
+                       " (the array is cut off inside an element)"]
+    assert [i for (i,) in ids] == ["part0-00000", "part0-00001", "part0-00002", "part2-00000",
+                                   "part3-00000", "part3-00001", "part3-00002"]
+    assert new == 7
+
+
+def test_a_process_lost_before_a_file_leaves_it_here_and_one_lost_part_way_names_it(tmp_path, monkeypatch, started):
+    monkeypatch.setattr(importer, "PREPARE_APART_ABOVE", 0)
+    folder = tmp_path / "export"
+    parts = split_export(folder, [3, 2])
+    # Ended before it sent anything (killed before the import began): this process prepares
+    # every file, and everything lands.
+    plan = importer.prepared_apart([(str(folder), entries(str(folder)))])
+    with workers.ahead(plan):
+        lost = workers._given[plan]
+        lost.process.kill()
+        lost.process.wait()
+        summary = importer.import_paths(open_db(tmp_path / "a.db"), [str(folder)], bulk=True)
+    assert (summary.new, summary.skipped) == (5, [])
+    # Ended part way through a big file: that file is named, with what came before it kept,
+    # and the next file is prepared here.
+    big = tmp_path / "big"
+    big.mkdir()
+    whole = write_export(big / "conversations-000.json", 210, prefix="big")
+    assert (big / "conversations-000.json").stat().st_size > 4 * 1024 * 1024  # more than it can send ahead
+    small = write_export(big / "conversations-001.json", 2, prefix="small")
+    killed = []
+
+    def kill_it(summary):
+        if not killed:
+            killed.append(started[-1].process.pid)
+            started[-1].process.kill()
+
+    db = open_db(tmp_path / "b.db")
+    summary = importer.import_paths(db, [str(big)], progress=kill_it, bulk=True)
+    assert summary.skipped == [f"{big.name}:conversations-000.json: the process preparing it stopped"]
+    ids = [i for (i,) in db.execute("select id from chatgpt_conversation order by rowid")]
+    assert 0 < len(ids) - len(small) < len(whole)
+    assert ids[-2:] == [c["id"] for c in small]
+    assert gone_within(set(killed))
 
 
 def test_the_console_command_starts_one_before_it_loads_the_rest_and_the_import_uses_it(tmp_path, monkeypatch, started):
@@ -105,7 +176,7 @@ def test_the_console_command_starts_one_before_it_loads_the_rest_and_the_import_
 def test_a_process_given_a_file_nobody_reads_is_stopped(tmp_path):
     export = tmp_path / "conversations.json"
     write_export(export, 40)
-    spec = (str(export), "conversations.json", "conversations.json")
+    spec = ((str(export), "conversations.json", "conversations.json"),)
     with workers.ahead(spec):
         given = workers._given[spec]
         time.sleep(0.5)  # it prepares, and fills the pipe nobody reads
