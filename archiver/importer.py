@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import re
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -249,10 +249,13 @@ def prepared_apart(found):
 
 
 def _import_conversations(db, batches, where, summary, progress, held):
-    for batch in batches:
-        _save_batch(db, batch, where, summary, held)
-        if progress:
-            progress(summary)
+    # Closed here, not whenever it is collected: a file left part way must be known as such
+    # (preparing.Apart) before the next file's batches are asked for.
+    with closing(batches):
+        for batch in batches:
+            _save_batch(db, batch, where, summary, held)
+            if progress:
+                progress(summary)
 
 
 def _save_batch(db, batch, where, summary, held):

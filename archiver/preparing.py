@@ -227,9 +227,9 @@ class Apart:
     def __exit__(self, *exc):
         self.close()
 
-    def close(self):
+    def close(self, wait=10):
         if self._worker is not None:
-            self._worker.stop()
+            self._worker.stop(wait)
             self._worker = None
 
     def batches(self, entry, where):
@@ -261,11 +261,11 @@ class Apart:
                 frame = stdout.read(size) if 0 < size <= _MOST_A_FRAME_HOLDS else b""
                 try:
                     kind, payload = _decode(frame) if frame and len(frame) == size else (None, None)
-                except (msgspec.DecodeError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
-                    kind = None  # not a frame: something else wrote to its output
-                if kind is None:  # it ended (or was ended) before a whole frame
+                except Exception:  # noqa: BLE001 (not a frame: something else wrote to its output)
+                    kind = None
+                if kind not in ("batch", "end", "problem"):  # it ended (or was ended) short of a frame
                     self._lost = True
-                    last, self._worker = self._worker.stop(), None
+                    last, self._worker = self._worker.stop(wait=1), None
                     if not sent:
                         done = True
                         yield from prepared_batches(entry, where)
@@ -284,7 +284,7 @@ class Apart:
         finally:
             if not done:  # left part way (the import failed): its output is not ours to read on
                 self._lost = True
-                self.close()
+                self.close(wait=1)
 
 
 # A frame is a batch: at most 512 KB of the export's JSON, or one conversation of up to
@@ -316,28 +316,37 @@ def _work():
             while (frame := frames.get()) is not None:
                 out.write(len(frame).to_bytes(8, "big"))
                 out.write(frame)
+                if frames.empty():  # a file's last frame is not left in the buffer till the next
+                    out.flush()
             out.flush()
         except BrokenPipeError:
             os._exit(0)  # the writing process has gone: nothing to tell, nothing to flush
 
     sender = threading.Thread(target=sending, daemon=True)
     sender.start()
-    listed = {}  # import argument -> its files by path, listed once (a zip is opened once)
-    with fewer_collections():
-        for source, path, where in json.loads(given):
-            try:
-                if source not in listed:
-                    listed[source] = {e.path: e for e in entries(source)}
-                entry = listed[source].get(path)
-                if entry is None:
-                    raise ImportProblem("no longer there")
-                for batch in prepared_batches(entry, where):
-                    frames.put(_encode("batch", batch))
-                frames.put(_encode("end", None))
-            except (*READ_PROBLEMS, ImportProblem) as e:
-                frames.put(_encode("problem", str(e)))
-    frames.put(None)
-    sender.join()
+    listed = {}  # import argument -> its files by path, in order (a zip is opened once)
+    try:
+        with fewer_collections():
+            for source, path, where in json.loads(given):
+                try:
+                    if source not in listed:
+                        listed[source] = {}
+                        for e in entries(source):
+                            listed[source].setdefault(e.path, []).append(e)
+                    # A zip can hold two members of one name: each is given once, in order.
+                    entry = listed[source][path].pop(0) if listed[source].get(path) else None
+                    if entry is None:
+                        raise ImportProblem("no longer there")
+                    for batch in prepared_batches(entry, where):
+                        frames.put(_encode("batch", batch))
+                    frames.put(_encode("end", None))
+                except (*READ_PROBLEMS, ImportProblem) as e:
+                    frames.put(_encode("problem", str(e)))
+    finally:
+        # Whatever ends it (even an error no file explains), the frames of the files it
+        # finished are sent whole first: a file's problem is never said of the one before.
+        frames.put(None)
+        sender.join()
 
 
 def _encode(kind, payload):

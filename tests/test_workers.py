@@ -6,13 +6,14 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 import zipfile
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from archiver import importer, workers
+from archiver import importer, preparing, workers
 from archiver.cli import cli
 from archiver.db import open_db
 from archiver.exportfiles import entries
@@ -62,6 +63,20 @@ def test_an_idle_process_nobody_gives_a_file_ends_quietly_as_soon_as_that_is_kno
     assert workers._idle == [] and workers._given == {}
 
 
+@pytest.fixture
+def prepared_here(monkeypatch):
+    """The files this process prepared itself (not the preparing process), in order."""
+    files = []
+    real = preparing.prepared_batches
+
+    def counted(entry, where):
+        files.append(entry.path)
+        return real(entry, where)
+
+    monkeypatch.setattr(preparing, "prepared_batches", counted)
+    return files
+
+
 def split_export(folder, sizes, prefix="part"):
     """A split export (conversations-000.json, ...): ``sizes`` conversations per file."""
     folder.mkdir()
@@ -69,7 +84,8 @@ def split_export(folder, sizes, prefix="part"):
             for n, size in enumerate(sizes)]
 
 
-def test_one_process_given_ahead_prepares_every_conversations_file_of_the_import(tmp_path, monkeypatch, started):
+def test_one_process_given_ahead_prepares_every_conversations_file_of_the_import(tmp_path, monkeypatch, started,
+                                                                                  prepared_here):
     monkeypatch.setattr(importer, "PREPARE_APART_ABOVE", 0)
     parts = split_export(tmp_path / "export", [4, 3, 2])
     packed = tmp_path / "other.zip"  # a second argument: its file follows in the same process
@@ -82,6 +98,7 @@ def test_one_process_given_ahead_prepares_every_conversations_file_of_the_import
     assert result.exit_code == 0, result.output
     # Given all four files before the archive was opened, taken for the first, ended after the last.
     assert len(started) == 1
+    assert prepared_here == []
     assert started[0].process.returncode == 0
     assert workers._given == {} and workers._idle == []
     db = open_db(tmp_path / "a.db")
@@ -90,9 +107,11 @@ def test_one_process_given_ahead_prepares_every_conversations_file_of_the_import
     assert gone_within({w.process.pid for w in started} - before)
 
 
-def test_a_file_it_cannot_read_is_skipped_and_the_next_comes_from_the_same_process(tmp_path, monkeypatch, started):
+def test_a_file_it_cannot_read_is_skipped_and_the_next_comes_from_the_same_process(tmp_path, monkeypatch, started,
+                                                                                   prepared_here):
     outcomes = {}
     for apart in (False, True):
+        prepared_here.clear()
         monkeypatch.setattr(importer, "PREPARE_APART_ABOVE", 0 if apart else 1 << 60)
         (tmp_path / str(apart)).mkdir()
         folder = tmp_path / str(apart) / "export"
@@ -104,7 +123,7 @@ def test_a_file_it_cannot_read_is_skipped_and_the_next_comes_from_the_same_proce
         summary = importer.import_paths(db, [str(folder)], bulk=True)
         outcomes[apart] = (summary.new, summary.messages, summary.skipped,
                            db.execute("select id from chatgpt_conversation order by rowid").fetchall())
-    assert len(started) == 1  # the files after the two bad ones came from it too
+    assert len(started) == 1 and prepared_here == []  # the files after the two bad ones came from it too
     assert outcomes[True] == outcomes[False]
     new, _, skipped, ids = outcomes[True]
     assert skipped == ["export:conversations-001.json: not JSON: expected a conversation list or object",
@@ -128,6 +147,7 @@ def test_a_process_lost_before_a_file_leaves_it_here_and_one_lost_part_way_names
         lost.process.wait()
         summary = importer.import_paths(open_db(tmp_path / "a.db"), [str(folder)], bulk=True)
     assert (summary.new, summary.skipped) == (5, [])
+    assert len(started) == 1  # the one given them ahead, found lost: no other was started
     # Ended part way through a big file: that file is named, with what came before it kept,
     # and the next file is prepared here.
     big = tmp_path / "big"
@@ -149,6 +169,26 @@ def test_a_process_lost_before_a_file_leaves_it_here_and_one_lost_part_way_names
     assert 0 < len(ids) - len(small) < len(whole)
     assert ids[-2:] == [c["id"] for c in small]
     assert gone_within(set(killed))
+
+
+def test_a_zip_holding_two_members_of_one_name_gives_both_either_way(tmp_path, monkeypatch, started, prepared_here):
+    first = write_export(tmp_path / "a.json", 3, prefix="first")
+    second = write_export(tmp_path / "b.json", 2, prefix="second")
+    packed = tmp_path / "export.zip"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns of the name written twice: that is the point
+        with zipfile.ZipFile(packed, "w") as z:
+            z.write(tmp_path / "a.json", "conversations.json")
+            z.write(tmp_path / "b.json", "conversations.json")
+    ids = {}
+    for apart in (False, True):
+        monkeypatch.setattr(importer, "PREPARE_APART_ABOVE", 0 if apart else 1 << 60)
+        prepared_here.clear()
+        db = open_db(tmp_path / f"{apart}.db")
+        importer.import_paths(db, [str(packed)], bulk=True)
+        ids[apart] = [i for (i,) in db.execute("select id from chatgpt_conversation order by rowid")]
+    assert ids[True] == ids[False] == [c["id"] for c in first + second]
+    assert len(started) == 1 and prepared_here == []
 
 
 def test_the_console_command_starts_one_before_it_loads_the_rest_and_the_import_uses_it(tmp_path, monkeypatch, started):
