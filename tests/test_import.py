@@ -309,40 +309,35 @@ def test_a_conversations_file_that_fails_while_read_is_named_and_what_came_befor
     assert db.execute("select count(*) from chatgpt_asset").fetchone()[0] == 1
 
 
+def as_python(monkeypatch, path, script):
+    """The preparing process started as a shell script says (it replaces sys.executable)."""
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(0o755)
+    monkeypatch.setattr("sys.executable", str(path))
+
+
 def test_without_a_second_process_the_import_prepares_here_and_one_dying_part_way_is_named(tmp_path, monkeypatch):
     monkeypatch.setattr(importer, "PREPARE_APART_ABOVE", 0)
     python = sys.executable
     source = write_export(tmp_path / "export")
-    # No Python to start: this process prepares the conversations itself, and all lands.
-    monkeypatch.setattr("sys.executable", str(tmp_path / "no-such-python"))
-    result = run("import", tmp_path / "a.db", source)
-    assert result.exit_code == 0, result.output
-    assert counts(open_db(tmp_path / "a.db"))["chatgpt_conversation"] == len(conversations())
-    # One that starts and dies before it sends anything: the same.
-    dying = tmp_path / "dying-python"
-    dying.write_text("#!/bin/sh\necho 'MemoryError: out of memory' >&2\nexit 1\n")
-    dying.chmod(0o755)
-    monkeypatch.setattr("sys.executable", str(dying))
-    result = run("import", tmp_path / "b.db", source)
-    assert result.exit_code == 0, result.output
-    assert counts(open_db(tmp_path / "b.db"))["chatgpt_conversation"] == len(conversations())
-    # One whose output is not frames (something printed to it): the same, and it is stopped.
-    chatty = tmp_path / "chatty-python"
-    chatty.write_text(f"#!/bin/sh\necho 'a library says hello'\nexec {python} \"$@\"\n")
-    chatty.chmod(0o755)
-    monkeypatch.setattr("sys.executable", str(chatty))
-    result = run("import", tmp_path / "b2.db", source)
-    assert result.exit_code == 0, result.output
-    assert counts(open_db(tmp_path / "b2.db"))["chatgpt_conversation"] == len(conversations())
+    # No Python to start, one that dies before it sends anything, one whose output is not
+    # frames (something printed to it): this process prepares the conversations, and all lands.
+    for name, script in {"no-such-python": None,
+                         "dying": "echo 'MemoryError: out of memory' >&2\nexit 1\n",
+                         "chatty": f"echo 'a library says hello'\nexec {python} \"$@\"\n"}.items():
+        if script is None:
+            monkeypatch.setattr("sys.executable", str(tmp_path / name))
+        else:
+            as_python(monkeypatch, tmp_path / name, script)
+        result = run("import", tmp_path / f"{name}.db", source)
+        assert result.exit_code == 0, (name, result.output)
+        assert counts(open_db(tmp_path / f"{name}.db"))["chatgpt_conversation"] == len(conversations()), name
     # One that dies part way through a file (its first 2 MB of output reach us): the file is
     # named with the last line it said; what came before is kept, and the rest of the export lands.
-    cut = tmp_path / "cut-python"
-    cut.write_text(f"#!/bin/sh\n{python} \"$@\" | head -c 2000000\n"
-                   "echo 'MemoryError: out of memory' >&2\nexit 1\n")
-    cut.chmod(0o755)
     (source / "conversations.json").unlink()
     copies = write_copies(source / "conversations.json", 210)  # over 8 MB: far more than 2 MB of frames
-    monkeypatch.setattr("sys.executable", str(cut))
+    as_python(monkeypatch, tmp_path / "cut", f"{python} \"$@\" | head -c 2000000\n"
+              "echo 'MemoryError: out of memory' >&2\nexit 1\n")
     result = run("import", tmp_path / "c.db", source)
     assert result.exit_code == 1
     assert [line for line in result.stderr.splitlines() if line.startswith("Skipped: ")] == [
