@@ -4,8 +4,9 @@ Preparing a conversation (cutting it out of the file, parsing, reshaping, hashin
 gzipping it) needs no database, and took about a third of a big import's time in the one
 process that also wrote; SQLite takes one writer. So when an import's conversations files
 are big (together: a split export's small files count as one), a second process prepares
-batches while this one writes the previous batch, and the two cores work at once. Batches come back in the file's order with every problem in its place, so an
-import reads the same either way (tests/test_bulk.py compares them).
+batches while this one writes the previous batch, and the two cores work at once. Batches
+come back in the file's order with every problem in its place, so an import reads the same
+either way (tests/test_bulk.py compares them).
 
 Batches cross between the processes as msgpack (msgspec): rows as lists in column order,
 the gzipped bytes as they are. It decodes in about a third of pickle's time, and decoding is
@@ -205,6 +206,11 @@ def prepare_batch(batch, where, limit):
 # ---- the second process ------------------------------------------------------------
 
 
+# A frame is a batch: at most 512 KB of the export's JSON, or one conversation of up to
+# MAX_JSON_BYTES, as rows. A length beyond this is not one (something else wrote to the output).
+_MOST_A_FRAME_HOLDS = 1 << 31
+
+
 class Apart:
     """The conversations files an import has a second process prepare (``specs``: import
     argument, entry path and name in reports of each, in the order the import reaches them,
@@ -253,7 +259,7 @@ class Apart:
         return self._frames(entry, where)
 
     def _frames(self, entry, where):
-        stdout, sent, done = self._worker.process.stdout, 0, False
+        stdout, sent, done = self._worker.process.stdout, False, False
         try:
             while True:
                 head = stdout.read(8)
@@ -271,7 +277,7 @@ class Apart:
                         yield from prepared_batches(entry, where)
                         return
                     raise ImportProblem("the process preparing it stopped" + (f": {last}" if last else ""))
-                sent += 1
+                sent = True
                 if kind == "batch":
                     yield payload
                     continue
@@ -286,10 +292,6 @@ class Apart:
                 self._lost = True
                 self.close(wait=1)
 
-
-# A frame is a batch: at most 512 KB of the export's JSON, or one conversation of up to
-# MAX_JSON_BYTES, as rows. A length beyond this is not one (something else wrote to the output).
-_MOST_A_FRAME_HOLDS = 1 << 31
 
 # Frames the preparing process may hold ready beyond what the pipe holds: it runs ahead
 # while the writing process opens the archive, and evens out batches that take one side

@@ -50,11 +50,6 @@ class Worker:
             pass
         return self
 
-    def last_words(self):
-        self.said.seek(0)
-        lines = self.said.read().decode("utf-8", "replace").strip().splitlines()
-        return lines[-1] if lines else ""
-
     def stop(self, wait=10):
         """Its output closed (one still sending gets a broken pipe and ends), then reaped.
         Returns the last line it said."""
@@ -68,9 +63,10 @@ class Worker:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        last = self.last_words()
+        self.said.seek(0)
+        lines = self.said.read().decode("utf-8", "replace").strip().splitlines()
         self.said.close()
-        return last
+        return lines[-1] if lines else ""
 
 
 def _widen(pipe):
